@@ -1,0 +1,60 @@
+/**
+ * The room's append-only event log in the Durable Object's SQLite storage. `seq` only ever
+ * grows, also across eviction and restarts; trimming keeps the newest `maxEvents`.
+ * Frames are stored already serialized: replay sends them as they are.
+ */
+
+export interface StoredEvent {
+  seq: number;
+  frame: string;
+}
+
+export class EventLog {
+  readonly #sql: SqlStorage;
+  readonly #maxEvents: number;
+  #lastSeq: number;
+
+  constructor(sql: SqlStorage, maxEvents: number) {
+    this.#sql = sql;
+    this.#maxEvents = maxEvents;
+    sql.exec(`CREATE TABLE IF NOT EXISTS room_events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      type TEXT NOT NULL,
+      at INTEGER NOT NULL,
+      frame TEXT NOT NULL
+    )`);
+    this.#lastSeq = sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM room_events").one().seq ?? 0;
+  }
+
+  /** Appends an event and returns its frame (with `seq` and `at`). */
+  append(type: string, data: Record<string, unknown>, at = Date.now()): { seq: number; frame: string } {
+    // A Durable Object runs one event at a time, so the cached counter cannot race.
+    const seq = this.#lastSeq + 1;
+    const frame = JSON.stringify({ ...data, seq, type, at });
+    this.#sql.exec("INSERT INTO room_events (seq, type, at, frame) VALUES (?, ?, ?, ?)", seq, type, at, frame);
+    this.#lastSeq = seq;
+    if (this.#maxEvents > 0 && seq % 64 === 0) this.#trim(seq);
+    return { seq, frame };
+  }
+
+  #trim(lastSeq: number): void {
+    this.#sql.exec("DELETE FROM room_events WHERE seq <= ?", lastSeq - this.#maxEvents);
+  }
+
+  /** Events after `since`, oldest first. */
+  *after(since: number, batch = 500): Generator<StoredEvent> {
+    let cursor = since;
+    for (;;) {
+      const rows = this.#sql
+        .exec<{ seq: number; frame: string }>("SELECT seq, frame FROM room_events WHERE seq > ? ORDER BY seq LIMIT ?", cursor, batch)
+        .toArray();
+      for (const r of rows) yield r;
+      if (rows.length < batch) return;
+      cursor = rows[rows.length - 1]?.seq ?? cursor;
+    }
+  }
+
+  lastSeq(): number {
+    return this.#lastSeq;
+  }
+}

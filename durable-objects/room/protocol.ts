@@ -1,0 +1,60 @@
+/**
+ * The room wire protocol shared by every room Durable Object, the Worker and the site:
+ * identities passed from the Worker, the base client frames, and the error frame.
+ * Runtime-neutral: no `cloudflare:*`, `node:*` or DOM imports.
+ */
+import { z } from "zod";
+
+export const ROOM_ROLES = ["owner", "editor", "viewer"] as const;
+export type RoomRole = (typeof ROOM_ROLES)[number];
+
+/** Who a socket belongs to; set by the Worker after it authenticated the upgrade. */
+export const RoomIdentitySchema = z.object({
+  userId: z.string().min(1).max(100),
+  name: z.string().min(1).max(100),
+  displayName: z.string().max(100).optional(),
+  role: z.enum(ROOM_ROLES),
+});
+export type RoomIdentity = z.infer<typeof RoomIdentitySchema>;
+
+/** Header through which the Worker hands the authenticated identity to the room. */
+export const IDENTITY_HEADER = "X-Atrium-Identity";
+/** Subprotocol the server selects when the client offers it (required when a bearer protocol is offered). */
+export const ROOM_SUBPROTOCOL = "atrium.v1";
+
+export const PingFrameSchema = z.object({ type: z.literal("ping") });
+
+/** Stable codes of `{ type: "error" }` frames. */
+export type RoomErrorCode = "BAD_FRAME" | "FRAME_TOO_LARGE" | "UNKNOWN_COMMAND" | "FORBIDDEN" | "RATE_LIMITED" | "INTERNAL";
+
+export interface RoomErrorFrame {
+  type: "error";
+  code: RoomErrorCode;
+  message: string;
+}
+
+/** Every logged server event carries its `seq`; clients de-duplicate by it. */
+export interface RoomEventFrame {
+  seq: number;
+  type: string;
+  at: number;
+  [key: string]: unknown;
+}
+
+/** A presence entry: one per connected user (several tabs count once). */
+export const PresenceEntrySchema = z.object({
+  userId: z.string(),
+  name: z.string(),
+  displayName: z.string().optional(),
+  role: z.enum(ROOM_ROLES),
+  connections: z.number().int().min(1),
+});
+export type PresenceEntry = z.infer<typeof PresenceEntrySchema>;
+
+export const PresenceEventSchema = z.object({
+  seq: z.number().int(),
+  type: z.literal("presence"),
+  at: z.number(),
+  viewers: z.array(PresenceEntrySchema),
+});
+export type PresenceEvent = z.infer<typeof PresenceEventSchema>;

@@ -1,0 +1,193 @@
+/**
+ * RoomBase: the reusable shell of every room Durable Object (team presence now; meetings and
+ * conversations later). It accepts WebSockets the Worker has already authenticated, keeps each
+ * socket's identity in its attachment (so it survives hibernation), logs events with a growing
+ * `seq` in SQLite, replays what a client missed (`?since=`), broadcasts live events, and checks
+ * every incoming frame against a zod schema and the sender's role.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { z } from "zod";
+import { EventLog } from "./event-log.ts";
+import {
+  IDENTITY_HEADER,
+  ROOM_SUBPROTOCOL,
+  type RoomErrorCode,
+  type RoomIdentity,
+  RoomIdentitySchema,
+  type RoomRole,
+} from "./protocol.ts";
+
+export interface SocketAttachment {
+  /** random id of this connection */
+  id: string;
+  identity: RoomIdentity;
+  connectedAt: number;
+}
+
+export interface RoomOptions<Frame extends { type: string }> {
+  /** schema of every frame a client may send (a discriminated union on `type`) */
+  clientFrame: z.ZodType<Frame>;
+  /** which roles may send which frame types */
+  permissions: { [K in Frame["type"]]: readonly RoomRole[] };
+  /** how many events the log keeps (0 = all) */
+  maxEvents: number;
+  /** what a client that connects without `since` gets replayed */
+  replayWithoutSince: "all" | "none";
+  /** largest accepted client frame in bytes */
+  maxFrameBytes?: number;
+}
+
+const PING = '{"type":"ping"}';
+const PONG = '{"type":"pong"}';
+
+export abstract class RoomBase<Frame extends { type: string }> extends DurableObject<Env> {
+  protected readonly log: EventLog;
+  readonly #options: RoomOptions<Frame>;
+
+  constructor(ctx: DurableObjectState, env: Env, options: RoomOptions<Frame>) {
+    super(ctx, env);
+    this.#options = options;
+    this.log = new EventLog(ctx.storage.sql, options.maxEvents);
+    // Keep-alive pings are answered without waking a hibernated room.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
+  }
+
+  /** Called after a socket is accepted and its missed events were replayed. */
+  protected onConnect(_ws: WebSocket, _identity: RoomIdentity): void | Promise<void> {}
+  /** Called after a socket closed or failed. */
+  protected onDisconnect(_identity: RoomIdentity): void | Promise<void> {}
+  /** Called for every valid frame the sender's role allows. */
+  protected abstract onFrame(ws: WebSocket, frame: Frame, identity: RoomIdentity): void | Promise<void>;
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("Expected a WebSocket upgrade", { status: 426 });
+    }
+    const parsed = RoomIdentitySchema.safeParse(safeJson(request.headers.get(IDENTITY_HEADER)));
+    if (!parsed.success) return new Response("Missing identity", { status: 400 });
+    const identity = parsed.data;
+    const sinceParam = new URL(request.url).searchParams.get("since");
+    const since = sinceParam === null ? null : Number(sinceParam);
+    if (since !== null && (!Number.isSafeInteger(since) || since < 0)) {
+      return new Response("since must be a non-negative integer", { status: 400 });
+    }
+
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server, [identity.userId]);
+    const attachment: SocketAttachment = { id: crypto.randomUUID(), identity, connectedAt: Date.now() };
+    server.serializeAttachment(attachment);
+
+    const replayFrom = since ?? (this.#options.replayWithoutSince === "all" ? 0 : null);
+    if (replayFrom !== null) {
+      for (const event of this.log.after(replayFrom)) server.send(event.frame);
+    }
+    await this.onConnect(server, identity);
+
+    const offered = request.headers.get("Sec-WebSocket-Protocol")?.split(",").map((p) => p.trim()) ?? [];
+    const headers = offered.includes(ROOM_SUBPROTOCOL) ? { "Sec-WebSocket-Protocol": ROOM_SUBPROTOCOL } : undefined;
+    return new Response(null, { status: 101, webSocket: client, ...(headers && { headers }) });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = ws.deserializeAttachment() as SocketAttachment | null;
+    if (!attachment) return;
+    const limit = this.#options.maxFrameBytes ?? 16 * 1024;
+    const size = typeof message === "string" ? message.length : message.byteLength;
+    if (size > limit) return this.sendError(ws, "FRAME_TOO_LARGE", `Frames are limited to ${limit} bytes.`);
+    if (typeof message !== "string") return this.sendError(ws, "BAD_FRAME", "Frames must be JSON text.");
+    const json = safeJson(message);
+    if (json === undefined) return this.sendError(ws, "BAD_FRAME", "Frames must be JSON objects.");
+    if (isPing(json)) {
+      ws.send(JSON.stringify({ type: "pong", seq: this.log.lastSeq() }));
+      return;
+    }
+    const result = this.#options.clientFrame.safeParse(json);
+    if (!result.success) {
+      const type = typeof json === "object" && json !== null && "type" in json ? String(json.type) : undefined;
+      const known = type !== undefined && type in this.#options.permissions;
+      return this.sendError(ws, known ? "BAD_FRAME" : "UNKNOWN_COMMAND", known ? `Invalid '${type}' frame: ${result.error.issues[0]?.message ?? "bad shape"}` : `Unknown frame type '${type ?? ""}'.`);
+    }
+    const frame = result.data;
+    const allowed = (this.#options.permissions as Record<string, readonly RoomRole[]>)[frame.type] ?? [];
+    if (!allowed.includes(attachment.identity.role)) {
+      return this.sendError(ws, "FORBIDDEN", `A ${attachment.identity.role} may not send '${frame.type}'.`);
+    }
+    try {
+      await this.onFrame(ws, frame, attachment.identity);
+    } catch (e: unknown) {
+      console.error("room frame handler failed", e);
+      this.sendError(ws, "INTERNAL", "Something went wrong handling that frame.");
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
+    await this.#dropSocket(ws, code === 1006 ? 1000 : code);
+  }
+
+  override async webSocketError(ws: WebSocket, _error: unknown): Promise<void> {
+    await this.#dropSocket(ws, 1011);
+  }
+
+  async #dropSocket(ws: WebSocket, code: number): Promise<void> {
+    const attachment = ws.deserializeAttachment() as SocketAttachment | null;
+    try {
+      ws.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000);
+    } catch {
+      // Already closed: a benign teardown race.
+    }
+    if (attachment) await this.onDisconnect(attachment.identity);
+  }
+
+  /** Open sockets with their identities (excluding ones already closing). */
+  protected sockets(): { ws: WebSocket; attachment: SocketAttachment }[] {
+    const out: { ws: WebSocket; attachment: SocketAttachment }[] = [];
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      const attachment = ws.deserializeAttachment() as SocketAttachment | null;
+      if (attachment) out.push({ ws, attachment });
+    }
+    return out;
+  }
+
+  /** Logs an event and sends it to every open socket. Returns its `seq`. */
+  protected publish(type: string, data: Record<string, unknown> = {}): number {
+    const { seq, frame } = this.log.append(type, data);
+    this.broadcastRaw(frame);
+    return seq;
+  }
+
+  /** Sends an already-serialized frame to every open socket (serialized once, sent N times). */
+  protected broadcastRaw(frame: string): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(frame);
+      } catch {
+        // The socket is closing; its close handler does the bookkeeping.
+      }
+    }
+  }
+
+  protected sendError(ws: WebSocket, code: RoomErrorCode, message: string): void {
+    try {
+      ws.send(JSON.stringify({ type: "error", code, message }));
+    } catch {
+      // Closing socket.
+    }
+  }
+}
+
+function safeJson(text: string | null): unknown {
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isPing(json: unknown): boolean {
+  return typeof json === "object" && json !== null && !Array.isArray(json) && (json as { type?: unknown }).type === "ping" && Object.keys(json).length === 1;
+}
+
+export { PONG as ROOM_PONG, PING as ROOM_PING };

@@ -1,0 +1,173 @@
+/**
+ * The authorization matrix: every API route × {admin, owner, editor, viewer, outsider,
+ * anonymous}. "admin" is a site administrator who is not in the team: team content stays
+ * private to members, so admins get 404 there like any outsider.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { addMember, call, createTeam, expectStatus, makeAdmin, openSocket, registerUser, sampleAgent, type TestUser } from "./helpers.ts";
+
+type Who = "admin" | "owner" | "editor" | "viewer" | "outsider" | "anonymous";
+const WHO: Who[] = ["admin", "owner", "editor", "viewer", "outsider", "anonymous"];
+
+interface Fixture {
+  users: Record<Exclude<Who, "anonymous">, TestUser>;
+  teamId: string;
+  agentId: string;
+  target: TestUser;
+}
+
+interface Case {
+  method: string;
+  /** OpenAPI-style path, matched against the spec to prove every route is covered */
+  route: string;
+  /** builds the concrete request; may create fresh resources so destructive calls don't interfere */
+  request: (fx: Fixture) => Promise<{ path: string; body?: unknown }>;
+  expect: Record<Who, number>;
+}
+
+const PUBLIC_AUTH = 401;
+const members = (ok: number) => ({ admin: 404, owner: ok, editor: ok, viewer: ok, outsider: 404, anonymous: PUBLIC_AUTH });
+const editors = (ok: number) => ({ admin: 404, owner: ok, editor: ok, viewer: 403, outsider: 404, anonymous: PUBLIC_AUTH });
+const owners = (ok: number) => ({ admin: 404, owner: ok, editor: 403, viewer: 403, outsider: 404, anonymous: PUBLIC_AUTH });
+const anyUser = (ok: number) => ({ admin: ok, owner: ok, editor: ok, viewer: ok, outsider: ok, anonymous: PUBLIC_AUTH });
+const adminsOnly = (ok: number) => ({ admin: ok, owner: 403, editor: 403, viewer: 403, outsider: 403, anonymous: PUBLIC_AUTH });
+
+async function freshTeam(fx: Fixture): Promise<string> {
+  const team = await createTeam(fx.users.owner);
+  await addMember(fx.users.owner, team.id, fx.users.editor, "editor");
+  await addMember(fx.users.owner, team.id, fx.users.viewer, "viewer");
+  await addMember(fx.users.owner, team.id, fx.target, "viewer");
+  return team.id;
+}
+
+async function freshAgent(fx: Fixture): Promise<string> {
+  const res = await call("POST", `/api/v1/teams/${fx.teamId}/agents`, { token: fx.users.owner.accessToken, body: sampleAgent });
+  return (await expectStatus<{ agent: { id: string } }>(res, 201)).agent.id;
+}
+
+const cases: Case[] = [
+  { method: "GET", route: "/api/v1/auth/me", request: async () => ({ path: "/api/v1/auth/me" }), expect: anyUser(200) },
+  // Wrong current password: authenticated callers reach the check (401 INVALID_CREDENTIALS), anonymous ones don't.
+  {
+    method: "POST",
+    route: "/api/v1/auth/password",
+    request: async () => ({ path: "/api/v1/auth/password", body: { currentPassword: "not-it-at-all", newPassword: "whatever long enough" } }),
+    expect: anyUser(401),
+  },
+  { method: "GET", route: "/api/v1/teams", request: async () => ({ path: "/api/v1/teams" }), expect: anyUser(200) },
+  { method: "POST", route: "/api/v1/teams", request: async () => ({ path: "/api/v1/teams", body: { name: "matrix team" } }), expect: anyUser(201) },
+  { method: "GET", route: "/api/v1/teams/{teamId}", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}` }), expect: members(200) },
+  { method: "PATCH", route: "/api/v1/teams/{teamId}", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}`, body: { description: "edited" } }), expect: owners(200) },
+  { method: "DELETE", route: "/api/v1/teams/{teamId}", request: async (fx) => ({ path: `/api/v1/teams/${await freshTeam(fx)}` }), expect: owners(204) },
+  { method: "GET", route: "/api/v1/teams/{teamId}/members", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/members` }), expect: members(200) },
+  {
+    method: "POST",
+    route: "/api/v1/teams/{teamId}/members",
+    request: async (fx) => {
+      const teamId = await freshTeam(fx);
+      await call("DELETE", `/api/v1/teams/${teamId}/members/${fx.target.id}`, { token: fx.users.owner.accessToken });
+      return { path: `/api/v1/teams/${teamId}/members`, body: { user: fx.target.username, role: "viewer" } };
+    },
+    expect: owners(201),
+  },
+  {
+    method: "PATCH",
+    route: "/api/v1/teams/{teamId}/members/{userId}",
+    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/members/${fx.target.id}`, body: { role: "viewer" } }),
+    expect: owners(200),
+  },
+  {
+    method: "DELETE",
+    route: "/api/v1/teams/{teamId}/members/{userId}",
+    request: async (fx) => ({ path: `/api/v1/teams/${await freshTeam(fx)}/members/${fx.target.id}` }),
+    expect: owners(204),
+  },
+  { method: "GET", route: "/api/v1/teams/{teamId}/agents", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents` }), expect: members(200) },
+  { method: "POST", route: "/api/v1/teams/{teamId}/agents", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents`, body: sampleAgent }), expect: editors(201) },
+  { method: "GET", route: "/api/v1/teams/{teamId}/agents/{agentId}", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents/${fx.agentId}` }), expect: members(200) },
+  {
+    method: "PATCH",
+    route: "/api/v1/teams/{teamId}/agents/{agentId}",
+    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents/${fx.agentId}`, body: { goal: "a sharper goal" } }),
+    expect: editors(200),
+  },
+  {
+    method: "DELETE",
+    route: "/api/v1/teams/{teamId}/agents/{agentId}",
+    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents/${await freshAgent(fx)}` }),
+    expect: editors(204),
+  },
+  { method: "GET", route: "/api/v1/admin/users", request: async () => ({ path: "/api/v1/admin/users" }), expect: adminsOnly(200) },
+  {
+    method: "PATCH",
+    route: "/api/v1/admin/users/{userId}",
+    request: async (fx) => ({ path: `/api/v1/admin/users/${fx.target.id}`, body: { isActive: true } }),
+    expect: adminsOnly(200),
+  },
+  { method: "GET", route: "/api/v1/admin/audit", request: async () => ({ path: "/api/v1/admin/audit?action=auth." }), expect: adminsOnly(200) },
+];
+
+/** Routes that need no account at all; checked separately below. */
+const PUBLIC_ROUTES = ["POST /api/v1/auth/register", "POST /api/v1/auth/login", "POST /api/v1/auth/refresh", "POST /api/v1/auth/logout", "GET /api/v1/auth/config"];
+
+describe("authorization matrix", () => {
+  let fx: Fixture;
+
+  beforeAll(async () => {
+    const [owner, editor, viewer, outsider, adminUser, target] = await Promise.all([
+      registerUser("own"),
+      registerUser("edi"),
+      registerUser("vie"),
+      registerUser("out"),
+      registerUser("adm"),
+      registerUser("tgt"),
+    ]);
+    const admin = await makeAdmin(adminUser);
+    const team = await createTeam(owner);
+    await addMember(owner, team.id, editor, "editor");
+    await addMember(owner, team.id, viewer, "viewer");
+    await addMember(owner, team.id, target, "viewer");
+    fx = { users: { owner, editor, viewer, outsider, admin }, teamId: team.id, agentId: "", target };
+    fx.agentId = await freshAgent(fx);
+  });
+
+  it("covers every route in the OpenAPI document", async () => {
+    const spec = await expectStatus<{ paths: Record<string, Record<string, unknown>> }>(await call("GET", "/api/openapi.json"), 200);
+    const documented = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const covered = new Set([...cases.map((c) => `${c.method} ${c.route}`), ...PUBLIC_ROUTES]);
+    expect(documented.filter((r) => !covered.has(r))).toEqual([]);
+  });
+
+  for (const c of cases) {
+    for (const who of WHO) {
+      it(`${c.method} ${c.route} as ${who} → ${c.expect[who]}`, async () => {
+        const { path, body } = await c.request(fx);
+        const token = who === "anonymous" ? undefined : fx.users[who].accessToken;
+        const res = await call(c.method, path, { token, ...(body !== undefined && { body }) });
+        const text = await res.text();
+        expect(res.status, text).toBe(c.expect[who]);
+        if (res.status >= 400) {
+          const parsed = JSON.parse(text) as { error: { code: string } };
+          if (who === "anonymous") expect(parsed.error.code).toBe("UNAUTHENTICATED");
+          if (res.status === 404) expect(parsed.error.code).toMatch(/_NOT_FOUND$/);
+        }
+      });
+    }
+  }
+
+  for (const who of WHO) {
+    const expected = { admin: 404, owner: 101, editor: 101, viewer: 101, outsider: 404, anonymous: 401 }[who];
+    it(`GET /api/v1/teams/{teamId}/ws (presence socket) as ${who} → ${expected}`, async () => {
+      const token = who === "anonymous" ? undefined : fx.users[who].accessToken;
+      if (expected === 101) {
+        const socket = await openSocket(`/api/v1/teams/${fx.teamId}/ws`, token);
+        socket.close();
+      } else {
+        const headers: Record<string, string> = { Upgrade: "websocket" };
+        if (token) headers["Sec-WebSocket-Protocol"] = `atrium.v1, atrium.bearer.${token}`;
+        const res = await call("GET", `/api/v1/teams/${fx.teamId}/ws`, { headers });
+        await expectStatus(res, expected);
+      }
+    });
+  }
+});

@@ -1,0 +1,106 @@
+/**
+ * Property-based bad input: whatever JSON (or non-JSON) arrives at any body, query or path,
+ * the answer is never a 500, and every error uses the one error shape with a stable code.
+ */
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addMember, call, createTeam, expectStatus, freshIp, makeAdmin, registerUser, sampleAgent, type TestUser } from "./helpers.ts";
+
+interface Target {
+  method: string;
+  path: () => string;
+  token: () => string | undefined;
+  /** a valid body, used to build near-misses (one field replaced by garbage) */
+  valid: Record<string, unknown>;
+}
+
+let owner: TestUser;
+let admin: TestUser;
+let member: TestUser;
+let teamId: string;
+let agentId: string;
+
+const targets: Record<string, Target> = {
+  register: { method: "POST", path: () => "/api/v1/auth/register", token: () => undefined, valid: { username: "fuzzuser", email: "f@example.test", password: "long enough password" } },
+  login: { method: "POST", path: () => "/api/v1/auth/login", token: () => undefined, valid: { login: "someone", password: "pw" } },
+  refresh: { method: "POST", path: () => "/api/v1/auth/refresh", token: () => undefined, valid: { refreshToken: "rt_x" } },
+  logout: { method: "POST", path: () => "/api/v1/auth/logout", token: () => undefined, valid: { refreshToken: "rt_x" } },
+  password: { method: "POST", path: () => "/api/v1/auth/password", token: () => owner.accessToken, valid: { currentPassword: "nope-not-it", newPassword: "another long password" } },
+  createTeam: { method: "POST", path: () => "/api/v1/teams", token: () => owner.accessToken, valid: { name: "t", description: "d" } },
+  updateTeam: { method: "PATCH", path: () => `/api/v1/teams/${teamId}`, token: () => owner.accessToken, valid: { name: "renamed" } },
+  addMember: { method: "POST", path: () => `/api/v1/teams/${teamId}/members`, token: () => owner.accessToken, valid: { user: "nobody", role: "viewer" } },
+  changeRole: { method: "PATCH", path: () => `/api/v1/teams/${teamId}/members/${member.id}`, token: () => owner.accessToken, valid: { role: "viewer" } },
+  createAgent: { method: "POST", path: () => `/api/v1/teams/${teamId}/agents`, token: () => owner.accessToken, valid: sampleAgent },
+  updateAgent: { method: "PATCH", path: () => `/api/v1/teams/${teamId}/agents/${agentId}`, token: () => owner.accessToken, valid: { goal: "g" } },
+  updateUser: { method: "PATCH", path: () => `/api/v1/admin/users/${member.id}`, token: () => admin.accessToken, valid: { isActive: true } },
+};
+
+async function assertNoServerError(res: Response): Promise<void> {
+  const text = await res.text();
+  expect(res.status, text).toBeLessThan(500);
+  if (res.status >= 400) {
+    const body = JSON.parse(text) as { error: { code: string; message: string } };
+    expect(body.error.code).toMatch(/^[A-Z_]+$/);
+    expect(body.error.message.length).toBeGreaterThan(0);
+  }
+}
+
+describe("bad input never yields a 500", () => {
+  beforeAll(async () => {
+    owner = await registerUser("fz");
+    member = await registerUser("fzm");
+    admin = await makeAdmin(await registerUser("fza"));
+    teamId = (await createTeam(owner)).id;
+    await addMember(owner, teamId, member, "viewer");
+    agentId = (await expectStatus<{ agent: { id: string } }>(await call("POST", `/api/v1/teams/${teamId}/agents`, { token: owner.accessToken, body: sampleAgent }), 201)).agent.id;
+  });
+
+  for (const [name, t] of Object.entries(targets)) {
+    it(`${name}: arbitrary JSON bodies`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.jsonValue(), async (value) => {
+          await assertNoServerError(await call(t.method, t.path(), { token: t.token(), body: value, ip: freshIp() }));
+        }),
+        { numRuns: 25 },
+      );
+    });
+
+    it(`${name}: valid bodies with one field replaced by garbage`, async () => {
+      const keys = Object.keys(t.valid);
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...keys), fc.oneof(fc.jsonValue(), fc.string({ maxLength: 5000 }), fc.integer(), fc.constant(null)), async (key, garbage) => {
+          await assertNoServerError(await call(t.method, t.path(), { token: t.token(), body: { ...t.valid, [key]: garbage }, ip: freshIp() }));
+        }),
+        { numRuns: 25 },
+      );
+    });
+  }
+
+  it("malformed JSON, wrong content types and oversized bodies get clear 4xx codes", async () => {
+    const res = await call("POST", "/api/v1/teams", { token: owner.accessToken, rawBody: "{not json", headers: { "Content-Type": "application/json" } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("INVALID_JSON");
+    const form = await call("POST", "/api/v1/teams", { token: owner.accessToken, rawBody: "name=x", headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+    expect(form.status).toBeGreaterThanOrEqual(400);
+    expect(form.status).toBeLessThan(500);
+    const big = await call("POST", "/api/v1/teams", { token: owner.accessToken, body: { name: "x", description: "y".repeat(100_000) } });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: { code: string } }).error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("arbitrary path ids and query strings", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 60 }), fc.string({ maxLength: 60 }), async (id, q) => {
+        const seg = encodeURIComponent(id) || "x";
+        for (const path of [`/api/v1/teams/${seg}`, `/api/v1/teams/${teamId}/agents/${seg}`, `/api/v1/teams/${seg}/members`]) {
+          await assertNoServerError(await call("GET", path, { token: owner.accessToken }));
+        }
+        const query = new URLSearchParams({ q, limit: q, offset: q, status: q }).toString();
+        await assertNoServerError(await call("GET", `/api/v1/admin/users?${query}`, { token: admin.accessToken }));
+        const audit = new URLSearchParams({ action: q, actor: q, from: q, before: q, limit: q }).toString();
+        await assertNoServerError(await call("GET", `/api/v1/admin/audit?${audit}`, { token: admin.accessToken }));
+      }),
+      { numRuns: 30 },
+    );
+  });
+});

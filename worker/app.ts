@@ -1,0 +1,70 @@
+/**
+ * The Hono application: middleware (body limit, authentication), the versioned API mounted
+ * per resource, the OpenAPI document and docs, and the one error handler.
+ */
+import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import { bodyLimit } from "hono/body-limit";
+import { ApiError, errorBody } from "./lib/errors.ts";
+import type { AppEnv } from "./lib/router.ts";
+import { authenticate, BEARER_PROTOCOL_PREFIX } from "./middleware/auth.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { agentRoutes } from "./routes/agents.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { roomRoutes } from "./routes/rooms.ts";
+import { teamRoutes } from "./routes/teams.ts";
+
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+export const app = new OpenAPIHono<AppEnv>();
+
+app.use("/api/*", async function limitBody(c, next) {
+  const maxSize = Number(c.env.MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES) || DEFAULT_MAX_BODY_BYTES;
+  return bodyLimit({
+    maxSize,
+    onError: (c) => c.json(errorBody("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${maxSize} bytes.`), 413),
+  })(c, next);
+});
+app.use("/api/v1/*", authenticate());
+
+const api = app
+  .basePath("/api/v1")
+  .route("/auth", authRoutes)
+  .route("/teams", teamRoutes)
+  .route("/teams", agentRoutes)
+  .route("/admin", adminRoutes)
+  .route("/", roomRoutes);
+
+/** The typed API surface, for the site's `hc` client. */
+export type AppType = typeof api;
+
+app.doc31("/api/openapi.json", {
+  openapi: "3.1.0",
+  info: {
+    title: "Atrium API",
+    version: "1",
+    description: `Authenticate with \`Authorization: Bearer <accessToken>\` (from /api/v1/auth/login with mode "bearer"). WebSockets take the token as the subprotocol \`${BEARER_PROTOCOL_PREFIX}<token>\`. Errors are always \`{ "error": { "code", "message" } }\`.`,
+  },
+});
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+app.get("/api/docs", swaggerUI({ url: "/api/openapi.json" }));
+
+app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));
+
+app.onError((err, c) => {
+  if (err instanceof ApiError) {
+    for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
+    return c.json(errorBody(err.code, err.message), err.status);
+  }
+  if (err instanceof HTTPException) {
+    if (err.status === 400) return c.json(errorBody("INVALID_JSON", "The request body is not valid JSON."), 400);
+    if (err.status === 413) return c.json(errorBody("PAYLOAD_TOO_LARGE", "The request body is too large."), 413);
+    if (err.status === 415) return c.json(errorBody("UNSUPPORTED_MEDIA_TYPE", "Send JSON (Content-Type: application/json)."), 415);
+    console.error("HTTP exception", err.status, err.message);
+    return c.json(errorBody("BAD_REQUEST", err.message || "Bad request."), 400);
+  }
+  // Unknown errors are logged (never with request bodies or tokens) and become a generic 500.
+  console.error("unhandled error", c.req.method, new URL(c.req.url).pathname, err);
+  return c.json(errorBody("INTERNAL", "Something went wrong on our side."), 500);
+});

@@ -1,0 +1,22 @@
+/**
+ * Secrets and local-only variables that `wrangler types` cannot see in wrangler.toml.
+ * Production: `wrangler secret put DATABASE_URL` / `JWT_SECRET`. The NEON_* variables are set
+ * only by `npm start` and the tests to reach the local Postgres stand-ins.
+ */
+interface AtriumSecrets {
+  DATABASE_URL: string;
+  JWT_SECRET: string;
+  /** Local only: "127.0.0.1:PORT" of the WebSocket→TCP relay used by the Neon driver. */
+  NEON_WS_PROXY?: string;
+  /** Local only: URL of the stand-in for Neon's SQL-over-HTTP endpoint. */
+  NEON_HTTP_ENDPOINT?: string;
+  /** Max JSON request body in bytes (default 64 KiB). */
+  MAX_BODY_BYTES?: string;
+  
+}
+
+interface Env extends AtriumSecrets {}
+declare namespace Cloudflare {
+  interface Env extends AtriumSecrets {}
+}
+

@@ -1,0 +1,68 @@
+/**
+ * The one error type of the API: a stable machine `code`, an HTTP status and a message for
+ * people. `onError` in app.ts turns it into `{ error: { code, message } }`.
+ */
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export const ERROR_CODES = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  UNAUTHENTICATED: 401,
+  INVALID_CREDENTIALS: 401,
+  TOKEN_EXPIRED: 401,
+  INVALID_TOKEN: 401,
+  REFRESH_TOKEN_INVALID: 401,
+  REFRESH_TOKEN_REUSED: 401,
+  ACCOUNT_DISABLED: 403,
+  FORBIDDEN: 403,
+  CSRF_FAILED: 403,
+  PASSWORD_CHANGE_REQUIRED: 403,
+  AUTH_DISABLED: 404,
+  NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  TEAM_NOT_FOUND: 404,
+  MEMBER_NOT_FOUND: 404,
+  AGENT_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  USERNAME_TAKEN: 409,
+  EMAIL_TAKEN: 409,
+  ALREADY_MEMBER: 409,
+  LAST_OWNER: 409,
+  LAST_ADMIN: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  WEAK_PASSWORD: 422,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  SERVICE_UNAVAILABLE: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ApiErrorOptions {
+  cause?: unknown;
+  headers?: Record<string, string>;
+  details?: unknown;
+}
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: ContentfulStatusCode;
+  readonly headers: Record<string, string>;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: ApiErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = "ApiError";
+    this.code = code;
+    this.status = ERROR_CODES[code];
+    this.headers = options.headers ?? {};
+    this.details = options.details;
+  }
+}
+
+/** The JSON body of every error response. */
+export function errorBody(code: ErrorCode, message: string, details?: unknown) {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
+}
