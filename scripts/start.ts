@@ -1,0 +1,166 @@
+/**
+ * `npm start`: the whole product on one machine with no account anywhere (DESIGN §6).
+ * Builds the site, brings up Postgres (DATABASE_URL, or embedded PGlite kept in .atrium/),
+ * the Neon driver's local stand-ins, applies migrations, creates the first admin, runs
+ * `wrangler dev` (Worker + Durable Objects + site assets) and prints the URL. Ctrl-C stops all.
+ *
+ * Environment: PORT (8787), DATABASE_URL, ATRIUM_DATA_DIR (.atrium), AUTH_ENABLED (true).
+ * Flags: --watch (rebuild the site on change), --no-build (use the existing site/dist).
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import pg from "pg";
+import { generatePassword, hashPassword } from "../worker/lib/password.ts";
+import { randomToken } from "../worker/lib/bytes.ts";
+import { startLocalDatabase } from "./local/local-db.ts";
+import { migrateDatabase } from "./local/migrate-db.ts";
+
+const root = resolve(new URL("..", import.meta.url).pathname);
+const args = new Set(process.argv.slice(2));
+const port = Number(process.env.PORT ?? 8787);
+const dataDir = resolve(root, process.env.ATRIUM_DATA_DIR ?? ".atrium");
+const authEnabled = (process.env.AUTH_ENABLED ?? "true").toLowerCase() !== "false";
+const children: ChildProcess[] = [];
+
+function log(msg: string): void {
+  console.log(`[atrium] ${msg}`);
+}
+
+/** Secrets generated once per data folder, so sessions survive a restart. */
+function localSecrets(): { JWT_SECRET: string } {
+  const file = join(dataDir, "secrets.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as { JWT_SECRET: string };
+  const secrets = { JWT_SECRET: randomToken(48) };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+/** Creates the first admin when there is none; returns the one-time password to print. */
+async function ensureFirstAdmin(databaseUrl: string): Promise<{ username: string; password: string } | undefined> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const existing = await client.query("select 1 from users where is_admin and username <> 'local' limit 1");
+    if (existing.rowCount) return undefined;
+    const password = generatePassword(20);
+    await client.query(
+      `insert into users (username, email, display_name, password_hash, is_admin, must_change_password)
+       values ('admin', 'admin@localhost', 'Administrator', $1, true, true)
+       on conflict do nothing`,
+      [await hashPassword(password)],
+    );
+    return { username: "admin", password };
+  } finally {
+    await client.end();
+  }
+}
+
+async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+
+  if (!args.has("--no-build")) {
+    log("building the site…");
+    const build = spawnSync("npx", ["vite", "build", "--config", "site/vite.config.ts", "--logLevel", "warn"], { cwd: root, stdio: "inherit" });
+    if (build.status !== 0) throw new Error("site build failed");
+  }
+  if (args.has("--watch")) {
+    children.push(spawn("npx", ["vite", "build", "--watch", "--config", "site/vite.config.ts", "--logLevel", "warn"], { cwd: root, stdio: "inherit" }));
+  }
+
+  const db = await startLocalDatabase({
+    ...(process.env.DATABASE_URL && { databaseUrl: process.env.DATABASE_URL }),
+    dataDir: join(dataDir, "pglite"),
+    log,
+  });
+  const shutdown = async (code: number) => {
+    for (const child of children) {
+      if (child.exitCode === null && child.pid) {
+        try {
+          process.kill(-child.pid, "SIGTERM");
+        } catch {
+          child.kill("SIGTERM");
+        }
+      }
+    }
+    await db.close().catch(() => {});
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+
+  log(db.embedded ? `Postgres: embedded PGlite (data in ${join(dataDir, "pglite")})` : "Postgres: DATABASE_URL");
+  await migrateDatabase(db.databaseUrl);
+  const admin = authEnabled ? await ensureFirstAdmin(db.databaseUrl) : undefined;
+
+  const vars: Record<string, string> = {
+    ...db.workerVars,
+    ...localSecrets(),
+    AUTH_ENABLED: authEnabled ? "true" : "false",
+  };
+  const envFile = join(dataDir, "worker.env");
+  writeFileSync(envFile, `${Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n")}\n`, { mode: 0o600 });
+
+  const wrangler = spawn(
+    "npx",
+    [
+      "wrangler",
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--env-file",
+      envFile,
+      "--persist-to",
+      join(dataDir, "wrangler"),
+      "--show-interactive-dev-session=false",
+      "--log-level",
+      process.env.WRANGLER_LOG ?? "warn",
+    ],
+    {
+      cwd: root,
+      stdio: ["ignore", "inherit", "inherit"],
+      detached: true,
+      env: { ...process.env, X_LOCAL_OBSERVABILITY: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+    },
+  );
+  children.push(wrangler);
+  wrangler.on("exit", (code) => {
+    log(`wrangler dev exited (${code ?? "signal"})`);
+    void shutdown(code ?? 1);
+  });
+  await waitForHttp(`http://127.0.0.1:${port}/api/v1/auth/config`, 60_000, wrangler);
+
+  const url = `http://localhost:${port}`;
+  console.log("");
+  log(`Atrium is running at ${url}`);
+  log(`API docs: ${url}/api/docs`);
+  if (!authEnabled) log("single-user local mode (AUTH_ENABLED=false): no login needed");
+  if (admin) {
+    log(`first admin created — username: ${admin.username}  one-time password: ${admin.password}`);
+    log("you will be asked to choose a new password at first login");
+  }
+  log("press Ctrl-C to stop");
+}
+
+main().catch((e: unknown) => {
+  console.error("[atrium] failed to start:", e instanceof Error ? e.message : e);
+  for (const child of children) child.kill("SIGTERM");
+  process.exit(1);
+});

@@ -1,0 +1,34 @@
+/** The site's routes. Signed-in pages sit under RequireUser; admin pages also under RequireAdmin. */
+import { Navigate, Route, Router } from "@solidjs/router";
+import { AppShell } from "./components/AppShell.tsx";
+import { RequireUser } from "./components/RequireUser.tsx";
+import { AdminAuditPage } from "./pages/AdminAuditPage.tsx";
+import { AdminLayout } from "./pages/AdminLayout.tsx";
+import { AdminUsersPage } from "./pages/AdminUsersPage.tsx";
+import { ChangePasswordPage } from "./pages/ChangePasswordPage.tsx";
+import { LoginPage } from "./pages/LoginPage.tsx";
+import { NotFoundPage } from "./pages/NotFoundPage.tsx";
+import { RegisterPage } from "./pages/RegisterPage.tsx";
+import { TeamPage } from "./pages/TeamPage.tsx";
+import { TeamsPage } from "./pages/TeamsPage.tsx";
+
+export function App() {
+  return (
+    <Router root={AppShell}>
+      <Route path="/login" component={LoginPage} />
+      <Route path="/register" component={RegisterPage} />
+      <Route path="/" component={RequireUser}>
+        <Route path="/" component={() => <Navigate href="/teams" />} />
+        <Route path="/teams" component={TeamsPage} />
+        <Route path="/teams/:teamId" component={TeamPage} />
+        <Route path="/account/password" component={ChangePasswordPage} />
+        <Route path="/admin" component={AdminLayout}>
+          <Route path="/" component={() => <Navigate href="/admin/users" />} />
+          <Route path="/users" component={AdminUsersPage} />
+          <Route path="/audit" component={AdminAuditPage} />
+        </Route>
+      </Route>
+      <Route path="*" component={NotFoundPage} />
+    </Router>
+  );
+}

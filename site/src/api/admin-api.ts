@@ -1,0 +1,17 @@
+/** /api/v1/admin: user administration and the audit log (administrators only). */
+import { apiRequest } from "./http.ts";
+import type { AuditPage, AuditQuery, User, UserListQuery, UserPage, UserUpdate } from "./types.ts";
+
+const BASE = "/api/v1/admin";
+
+export function listUsers(query: UserListQuery): Promise<UserPage> {
+  return apiRequest<UserPage>("GET", `${BASE}/users`, { query: { ...query } });
+}
+
+export async function updateUser(userId: string, update: UserUpdate): Promise<User> {
+  return (await apiRequest<{ user: User }>("PATCH", `${BASE}/users/${encodeURIComponent(userId)}`, { body: update })).user;
+}
+
+export function listAudit(query: AuditQuery): Promise<AuditPage> {
+  return apiRequest<AuditPage>("GET", `${BASE}/audit`, { query: { ...query } });
+}

@@ -1,0 +1,211 @@
+/**
+ * A team's members and their roles. Owners add members, change roles and remove people;
+ * everyone may leave. The API refuses to leave a team without an owner (LAST_OWNER), and
+ * that refusal is shown in words.
+ */
+import { createSignal, For, Match, Show, Switch } from "solid-js";
+import { addMember, changeMemberRole, removeMember } from "../api/teams-api.ts";
+import { TEAM_ROLES, type TeamMember, type TeamRole } from "../api/types.ts";
+import { formatDate } from "../lib/format.ts";
+import { Avatar } from "./Avatar.tsx";
+import { ConfirmButton } from "./ConfirmButton.tsx";
+import { ErrorAlert } from "./ErrorAlert.tsx";
+import { RoleBadge } from "./RoleBadge.tsx";
+
+export interface MembersSectionProps {
+  teamId: string;
+  members: TeamMember[] | undefined;
+  loadError: unknown;
+  isOwner: boolean;
+  selfId: string | undefined;
+  /** after any change to the member list (roles may have changed, including the caller's) */
+  onChanged: () => void;
+  /** after the caller left the team */
+  onLeft: () => void;
+}
+
+const ROLE_HELP: Record<TeamRole, string> = {
+  owner: "Owner: everything, including members and deleting the team",
+  editor: "Editor: edit agents",
+  viewer: "Viewer: read only",
+};
+
+export function MembersSection(props: MembersSectionProps) {
+  const [error, setError] = createSignal<unknown>();
+  const [notice, setNotice] = createSignal<string>();
+  const [adding, setAdding] = createSignal(false);
+
+  async function run(action: () => Promise<string | undefined>) {
+    setError(undefined);
+    setNotice(undefined);
+    try {
+      setNotice(await action());
+    } catch (e: unknown) {
+      setError(e);
+    }
+  }
+
+  async function onAdd(event: SubmitEvent) {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    setAdding(true);
+    await run(async () => {
+      const member = await addMember(props.teamId, String(data.get("user") ?? "").trim(), String(data.get("role")) as TeamRole);
+      form.reset();
+      props.onChanged();
+      return `${member.displayName} (@${member.username}) was added as ${member.role}.`;
+    });
+    setAdding(false);
+  }
+
+  function onRoleChange(member: TeamMember, select: HTMLSelectElement) {
+    const role = select.value as TeamRole;
+    void run(async () => {
+      try {
+        await changeMemberRole(props.teamId, member.userId, role);
+      } catch (e: unknown) {
+        select.value = member.role;
+        throw e;
+      }
+      props.onChanged();
+      return `@${member.username} is now ${role}.`;
+    });
+  }
+
+  function onRemove(member: TeamMember) {
+    const self = member.userId === props.selfId;
+    return run(async () => {
+      await removeMember(props.teamId, member.userId);
+      if (self) {
+        props.onLeft();
+        return undefined;
+      }
+      props.onChanged();
+      return `@${member.username} was removed from the team.`;
+    });
+  }
+
+  return (
+    <section class="card" aria-labelledby="members-heading" data-testid="members">
+      <h2 id="members-heading">Members</h2>
+      <Switch>
+        <Match when={props.loadError}>
+          <ErrorAlert error={props.loadError} title="Could not load the members." />
+        </Match>
+        <Match when={!props.members}>
+          <p class="muted" role="status">
+            Loading members…
+          </p>
+        </Match>
+        <Match when={props.members}>
+          {(members) => (
+            <div class="table-wrap">
+              <table class="table">
+                <thead>
+                  <tr>
+                    <th scope="col">Member</th>
+                    <th scope="col">Role</th>
+                    <th scope="col">Joined</th>
+                    <th scope="col">
+                      <span class="visually-hidden">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  <For each={members()}>
+                    {(member) => {
+                      const isSelf = () => member.userId === props.selfId;
+                      return (
+                        <tr data-testid="member" data-username={member.username}>
+                          <td>
+                            <span class="person">
+                              <Avatar id={member.userId} name={member.displayName || member.username} size="small" />
+                              <span>
+                                {member.displayName} <span class="muted">@{member.username}</span>
+                                <Show when={isSelf()}>
+                                  {" "}
+                                  <span class="badge badge-you">you</span>
+                                </Show>
+                              </span>
+                            </span>
+                          </td>
+                          <td>
+                            <Show when={props.isOwner} fallback={<RoleBadge role={member.role} />}>
+                              <select
+                                aria-label={`Role of ${member.username}`}
+                                onChange={(e) => onRoleChange(member, e.currentTarget)}
+                              >
+                                <For each={TEAM_ROLES}>
+                                  {(role) => (
+                                    <option value={role} selected={role === member.role}>
+                                      {role}
+                                    </option>
+                                  )}
+                                </For>
+                              </select>
+                            </Show>
+                          </td>
+                          <td>{formatDate(member.joinedAt)}</td>
+                          <td class="cell-actions">
+                            <Show
+                              when={isSelf()}
+                              fallback={
+                                <Show when={props.isOwner}>
+                                  <ConfirmButton
+                                    label="Remove"
+                                    ariaLabel={`Remove ${member.username}`}
+                                    confirmLabel={`Remove @${member.username}`}
+                                    onConfirm={() => onRemove(member)}
+                                  />
+                                </Show>
+                              }
+                            >
+                              <ConfirmButton label="Leave team" confirmLabel="Yes, leave this team" onConfirm={() => onRemove(member)} />
+                            </Show>
+                          </td>
+                        </tr>
+                      );
+                    }}
+                  </For>
+                </tbody>
+              </table>
+            </div>
+          )}
+        </Match>
+      </Switch>
+      <ErrorAlert error={error()} />
+      <Show when={notice()}>
+        <p class="alert alert-success" role="status">
+          {notice()}
+        </p>
+      </Show>
+      <Show when={props.isOwner}>
+        <form class="form form-inline" aria-label="Add member" data-testid="add-member-form" onSubmit={onAdd}>
+          <h3>Add member</h3>
+          <div class="form-row">
+            <label class="field">
+              <span class="field-label">Username or email</span>
+              <input name="user" type="text" required maxLength={254} autocomplete="off" />
+            </label>
+            <label class="field">
+              <span class="field-label">Member role</span>
+              <select name="role">
+                <For each={TEAM_ROLES}>
+                  {(role) => (
+                    <option value={role} selected={role === "editor"}>
+                      {ROLE_HELP[role]}
+                    </option>
+                  )}
+                </For>
+              </select>
+            </label>
+            <button type="submit" class="button button-primary" disabled={adding()}>
+              {adding() ? "Adding…" : "Add member"}
+            </button>
+          </div>
+        </form>
+      </Show>
+    </section>
+  );
+}

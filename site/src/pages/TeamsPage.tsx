@@ -1,0 +1,111 @@
+/** The caller's teams, and a form to create one. */
+import { A } from "@solidjs/router";
+import { createResource, createSignal, For, Match, Show, Switch } from "solid-js";
+import { createTeam, listTeams } from "../api/teams-api.ts";
+import type { Team } from "../api/types.ts";
+import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { RoleBadge } from "../components/RoleBadge.tsx";
+import { usePageTitle } from "../lib/page-title.ts";
+
+export function TeamsPage() {
+  usePageTitle(() => "Teams");
+  const [teams, { refetch, mutate }] = createResource(listTeams);
+  const [error, setError] = createSignal<unknown>();
+  const [busy, setBusy] = createSignal(false);
+  const [created, setCreated] = createSignal<Team>();
+
+  async function onCreate(event: SubmitEvent) {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    const description = String(data.get("description") ?? "").trim();
+    setBusy(true);
+    setError(undefined);
+    setCreated(undefined);
+    try {
+      const team = await createTeam({ name: String(data.get("name") ?? "").trim(), ...(description && { description }) });
+      mutate((list) => [...(list ?? []), team].sort((a, b) => a.name.localeCompare(b.name)));
+      setCreated(team);
+      form.reset();
+    } catch (e: unknown) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div class="page">
+      <div class="page-heading">
+        <h1>Teams</h1>
+      </div>
+      <section aria-labelledby="your-teams" class="card">
+        <h2 id="your-teams">Your teams</h2>
+        <Switch>
+          <Match when={teams.error}>
+            <ErrorAlert error={teams.error} title="Could not load your teams." />
+            <button type="button" class="button" onClick={() => void refetch()}>
+              Try again
+            </button>
+          </Match>
+          <Match when={teams.loading && !teams.latest}>
+            <p class="muted" role="status">
+              Loading teams…
+            </p>
+          </Match>
+          <Match when={teams.latest?.length === 0}>
+            <p class="empty">You are not in any team yet. Create one below, or ask a team owner to add you.</p>
+          </Match>
+          <Match when={teams.latest}>
+            {(list) => (
+              <ul class="team-list" data-testid="team-list">
+                <For each={list()}>
+                  {(team) => (
+                    <li class="team-item">
+                      <div>
+                        <A href={`/teams/${team.id}`} class="team-link">
+                          {team.name}
+                        </A>
+                        <Show when={team.description}>
+                          <p class="muted team-description">{team.description}</p>
+                        </Show>
+                      </div>
+                      <RoleBadge role={team.role} />
+                    </li>
+                  )}
+                </For>
+              </ul>
+            )}
+          </Match>
+        </Switch>
+      </section>
+
+      <section aria-labelledby="create-team" class="card">
+        <h2 id="create-team">Create team</h2>
+        <form class="form" aria-label="Create team" data-testid="create-team-form" onSubmit={onCreate}>
+          <label class="field">
+            <span class="field-label">Team name</span>
+            <input name="name" type="text" required maxLength={100} />
+          </label>
+          <label class="field">
+            <span class="field-label">Description</span>
+            <textarea name="description" rows={2} maxLength={2000} placeholder="Optional: what this team works on" />
+          </label>
+          <ErrorAlert error={error()} title="Could not create the team." />
+          <Show when={created()}>
+            {(team) => (
+              <p class="alert alert-success" role="status">
+                Team “{team().name}” created. Open it from the list above.
+              </p>
+            )}
+          </Show>
+          <div class="form-actions">
+            <button type="submit" class="button button-primary" disabled={busy()}>
+              {busy() ? "Creating…" : "Create team"}
+            </button>
+          </div>
+        </form>
+      </section>
+    </div>
+  );
+}

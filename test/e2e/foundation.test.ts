@@ -1,0 +1,101 @@
+/**
+ * End to end against `npm start`'s stack in real Chromium: the first admin's forced password
+ * change, and register → create team → add agent → a second browser sees presence.
+ */
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchBrowser } from "../helpers/browser.ts";
+import { type Stack, startStack } from "../helpers/stack.ts";
+
+let stack: Stack;
+const closers: (() => Promise<void>)[] = [];
+
+async function newPage(): Promise<Page> {
+  const browser = await launchBrowser();
+  closers.push(browser.close);
+  const page = await browser.context.newPage();
+  page.setDefaultTimeout(15_000);
+  return page;
+}
+
+async function signIn(page: Page, login: string, password: string): Promise<void> {
+  await page.goto(`${stack.url}/login`);
+  await page.getByLabel("Username or email").fill(login);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: /sign in/i }).click();
+}
+
+async function register(page: Page, username: string, password: string): Promise<void> {
+  await page.goto(`${stack.url}/register`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Email").fill(`${username}@example.test`);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: /create account|register/i }).click();
+  await page.getByRole("heading", { name: /teams/i }).waitFor();
+}
+
+describe("Atrium in the browser", () => {
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+
+  afterAll(async () => {
+    for (const close of closers) await close().catch(() => {});
+    await stack?.stop();
+  });
+
+  it("the printed first admin signs in and must choose a new password first", async () => {
+    expect(stack.adminPassword, stack.output()).toBeTruthy();
+    const page = await newPage();
+    await signIn(page, "admin", stack.adminPassword!);
+    await page.getByLabel("Current password").fill(stack.adminPassword!);
+    await page.getByLabel("New password", { exact: true }).fill("admin's new password 1");
+    await page.getByLabel("Confirm new password").fill("admin's new password 1");
+    await page.getByRole("button", { name: /change password|save/i }).click();
+    await page.getByRole("heading", { name: /teams/i }).waitFor();
+    // Now an admin: the admin pages are reachable.
+    await page.getByRole("link", { name: /admin/i }).first().click();
+    await expect.poll(() => page.url()).toContain("/admin");
+    await page.getByText("admin", { exact: true }).first().waitFor();
+  });
+
+  it("register → create team → add agent → a second browser sees presence", async () => {
+    const alice = `alice${Date.now().toString(36)}`;
+    const bob = `bob${Date.now().toString(36)}`;
+    const password = "a long enough password";
+
+    const pageB = await newPage();
+    await register(pageB, bob, password);
+
+    const pageA = await newPage();
+    await register(pageA, alice, password);
+    await pageA.getByLabel("Team name").fill("Nanobody lab");
+    await pageA.getByRole("button", { name: /create team/i }).click();
+    await pageA.getByRole("link", { name: "Nanobody lab" }).click();
+    await pageA.getByRole("heading", { name: "Nanobody lab" }).waitFor();
+
+    await pageA.getByLabel("Title").fill("Immunologist");
+    await pageA.getByLabel("Expertise").fill("antibody engineering");
+    await pageA.getByLabel("Goal").fill("design nanobodies against the new variant");
+    await pageA.getByLabel("Role", { exact: true }).fill("propose binder candidates");
+    await pageA.getByLabel("Model").fill("claude-sonnet-4-5");
+    await pageA.getByRole("button", { name: /add agent|create agent|save agent/i }).click();
+    await pageA.getByText("Immunologist").first().waitFor();
+
+    // Alice adds Bob as a viewer.
+    await pageA.getByLabel(/username or email/i).fill(bob);
+    await pageA.getByRole("button", { name: /add member/i }).click();
+    await pageA.getByTestId("members").getByText(bob).waitFor();
+
+    // Bob opens the team; both see each other live.
+    await pageB.goto(pageA.url());
+    await pageB.getByRole("heading", { name: "Nanobody lab" }).waitFor();
+    await pageB.getByText("Immunologist").first().waitFor();
+    await pageB.getByTestId("presence").getByTestId("presence-user").filter({ hasText: alice }).waitFor();
+    await pageA.getByTestId("presence").getByTestId("presence-user").filter({ hasText: bob }).waitFor();
+
+    // Bob leaves the page; Alice sees him go.
+    await pageB.goto(`${stack.url}/`);
+    await expect.poll(() => pageA.getByTestId("presence").getByTestId("presence-user").filter({ hasText: bob }).count(), { timeout: 15_000 }).toBe(0);
+  });
+});
