@@ -28,16 +28,16 @@ app.use("/api/*", async function limitBody(c, next) {
 });
 app.use("/api/v1/*", authenticate());
 
-const api = app
-  .basePath("/api/v1")
+const api = new OpenAPIHono<AppEnv>()
   .route("/auth", authRoutes)
   .route("/teams", teamRoutes)
   .route("/teams", agentRoutes)
   .route("/admin", adminRoutes)
   .route("/", roomRoutes);
+const routes = app.route("/api/v1", api);
 
 /** The typed API surface, for the site's `hc` client. */
-export type AppType = typeof api;
+export type AppType = typeof routes;
 
 app.doc31("/api/openapi.json", {
   openapi: "3.1.0",
@@ -48,6 +48,13 @@ app.doc31("/api/openapi.json", {
   },
 });
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+app.openAPIRegistry.registerPath({
+  method: "get",
+  path: "/api/v1/teams/{teamId}/ws",
+  tags: ["teams"],
+  summary: "Team presence WebSocket (upgrade). Any member; sends `presence` events with `seq`; `?since=N` replays missed events.",
+  responses: { 101: { description: "Switching protocols" }, 401: { description: "Not authenticated" }, 404: { description: "No such team" } },
+});
 app.get("/api/docs", swaggerUI({ url: "/api/openapi.json" }));
 
 app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));

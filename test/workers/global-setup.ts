@@ -4,8 +4,7 @@
  * local stand-ins `npm start` uses. The Worker's bindings come from `provide("workerVars")`.
  */
 import type { TestProject } from "vitest/node";
-import { createDatabase, dropDatabase, startLocalDatabase } from "../../scripts/local/local-db.ts";
-import { migrateDatabase } from "../../scripts/local/migrate-db.ts";
+import { createTestDatabase, spawnLocalDb } from "../helpers/local-db-process.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -16,18 +15,13 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject) {
   const serverUrl = process.env.DATABASE_URL;
-  let databaseUrl: string | undefined;
-  let dbName: string | undefined;
-  if (serverUrl) {
-    dbName = `atrium_test_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-    databaseUrl = await createDatabase(serverUrl, dbName);
-  }
-  const local = await startLocalDatabase(databaseUrl ? { databaseUrl } : {});
-  await migrateDatabase(local.databaseUrl);
-  project.provide("workerVars", local.workerVars);
+  const fresh = serverUrl ? await createTestDatabase(serverUrl) : undefined;
+  const db = await spawnLocalDb(fresh ? { databaseUrl: fresh.url } : {});
+  console.log(`workers suite database: ${db.embedded ? "embedded PGlite" : "Postgres (DATABASE_URL)"}`);
+  project.provide("workerVars", db.workerVars);
   project.provide("databaseKind", serverUrl ? "postgres" : "pglite");
   return async () => {
-    await local.close();
-    if (serverUrl && dbName) await dropDatabase(serverUrl, dbName);
+    await db.stop();
+    await fresh?.drop();
   };
 }

@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   plugins: [
     cloudflareTest(({ inject }) => ({
-      wrangler: { configPath: "../../wrangler.toml" },
+      wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
         bindings: {
           ...inject("workerVars"),
