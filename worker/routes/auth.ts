@@ -202,6 +202,7 @@ export const authRoutes = createRouter()
           email: body.email.toLowerCase(),
           displayName: body.displayName ?? body.username,
           passwordHash: await hashPassword(body.password),
+          lastLoginAt: new Date(),
         })
         .returning();
     } catch (e: unknown) {
@@ -309,7 +310,8 @@ export const authRoutes = createRouter()
     return c.json(sessionBody(c, updated, session, mode), 200);
   })
   .openapi(meRoute, async (c) => {
-    const auth = requireUser(c);
+    // Readable while a password change is pending, so the site can tell who must change it.
+    const auth = requireUser(c, { allowPasswordChange: true });
     const [user] = await getDb(c.env).select().from(users).where(eq(users.id, auth.userId)).limit(1);
     if (!user || !user.isActive) throw new ApiError("UNAUTHENTICATED", "Sign in again.");
     return c.json({ user: userView(user) }, 200);

@@ -44,7 +44,12 @@ export function AgentForm(props: AgentFormProps) {
     setError(undefined);
     try {
       await props.onSubmit(readInput(new FormData(form), props.agent !== undefined));
-      if (!props.agent) form.reset();
+      if (!props.agent) {
+        form.reset();
+        // `value` is set as a property, so reset() empties it: put the suggestion back.
+        const model = form.elements.namedItem("model");
+        if (model instanceof HTMLInputElement) model.value = MODEL_SUGGESTIONS[0];
+      }
     } catch (e: unknown) {
       setError(e);
     } finally {
@@ -91,22 +96,24 @@ export function AgentForm(props: AgentFormProps) {
           {props.agent?.role ?? ""}
         </textarea>
       </label>
-      <label class="field field-short">
-        <span class="field-label">Temperature</span>
-        <input
-          name="temperature"
-          type="number"
-          min="0"
-          max="1"
-          step="0.05"
-          inputmode="decimal"
-          value={props.agent?.temperature ?? ""}
-          aria-describedby={temperatureHint}
-        />
+      <div class="field field-short">
+        <label class="field-control">
+          <span class="field-label">Temperature</span>
+          <input
+            name="temperature"
+            type="number"
+            min="0"
+            max="1"
+            step="0.05"
+            inputmode="decimal"
+            value={props.agent?.temperature ?? ""}
+            aria-describedby={temperatureHint}
+          />
+        </label>
         <span class="field-hint" id={temperatureHint}>
           Optional, 0–1. Leave empty for the model's default.
         </span>
-      </label>
+      </div>
       <datalist id={modelListId}>
         {MODEL_SUGGESTIONS.map((m) => (
           <option value={m} />

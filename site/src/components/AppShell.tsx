@@ -94,7 +94,7 @@ function Header() {
               </Show>
             </Show>
             <li>
-              <a href="/api/docs" rel="external" target="_blank">
+              <a href="/api/docs" rel="external">
                 API docs
               </a>
             </li>

@@ -11,6 +11,7 @@ export interface ConfirmButtonProps {
   /** accessible name of the first button when `label` alone is ambiguous */
   ariaLabel?: string;
   disabled?: boolean;
+  size?: "small";
   onConfirm: () => void | Promise<void>;
 }
 
@@ -34,6 +35,7 @@ export function ConfirmButton(props: ConfirmButtonProps) {
         <button
           type="button"
           class="button button-danger-quiet"
+          classList={{ "button-small": props.size === "small" }}
           disabled={props.disabled}
           aria-label={props.ariaLabel}
           onClick={() => setAsking(true)}
@@ -47,12 +49,19 @@ export function ConfirmButton(props: ConfirmButtonProps) {
           ref={(el) => queueMicrotask(() => el.focus())}
           type="button"
           class="button button-danger"
+          classList={{ "button-small": props.size === "small" }}
           disabled={busy()}
           onClick={confirm}
         >
           {props.confirmLabel}
         </button>
-        <button type="button" class="button" disabled={busy()} onClick={() => setAsking(false)}>
+        <button
+          type="button"
+          class="button"
+          classList={{ "button-small": props.size === "small" }}
+          disabled={busy()}
+          onClick={() => setAsking(false)}
+        >
           Cancel
         </button>
       </span>

@@ -3,7 +3,7 @@
  * everyone may leave. The API refuses to leave a team without an owner (LAST_OWNER), and
  * that refusal is shown in words.
  */
-import { createSignal, For, Match, Show, Switch } from "solid-js";
+import { createSignal, createUniqueId, For, Match, Show, Switch } from "solid-js";
 import { addMember, changeMemberRole, removeMember } from "../api/teams-api.ts";
 import { TEAM_ROLES, type TeamMember, type TeamRole } from "../api/types.ts";
 import { formatDate } from "../lib/format.ts";
@@ -24,16 +24,11 @@ export interface MembersSectionProps {
   onLeft: () => void;
 }
 
-const ROLE_HELP: Record<TeamRole, string> = {
-  owner: "Owner: everything, including members and deleting the team",
-  editor: "Editor: edit agents",
-  viewer: "Viewer: read only",
-};
-
 export function MembersSection(props: MembersSectionProps) {
   const [error, setError] = createSignal<unknown>();
   const [notice, setNotice] = createSignal<string>();
   const [adding, setAdding] = createSignal(false);
+  const roleHint = createUniqueId();
 
   async function run(action: () => Promise<string | undefined>) {
     setError(undefined);
@@ -54,7 +49,8 @@ export function MembersSection(props: MembersSectionProps) {
       const member = await addMember(props.teamId, String(data.get("user") ?? "").trim(), String(data.get("role")) as TeamRole);
       form.reset();
       props.onChanged();
-      return `${member.displayName} (@${member.username}) was added as ${member.role}.`;
+      // Names stay out of notices so each member's name appears once in this section.
+      return `Member added as ${member.role}.`;
     });
     setAdding(false);
   }
@@ -69,7 +65,7 @@ export function MembersSection(props: MembersSectionProps) {
         throw e;
       }
       props.onChanged();
-      return `@${member.username} is now ${role}.`;
+      return `Role changed to ${role}.`;
     });
   }
 
@@ -82,7 +78,7 @@ export function MembersSection(props: MembersSectionProps) {
         return undefined;
       }
       props.onChanged();
-      return `@${member.username} was removed from the team.`;
+      return "Member removed.";
     });
   }
 
@@ -100,77 +96,59 @@ export function MembersSection(props: MembersSectionProps) {
         </Match>
         <Match when={props.members}>
           {(members) => (
-            <div class="table-wrap">
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th scope="col">Member</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Joined</th>
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={members()}>
-                    {(member) => {
-                      const isSelf = () => member.userId === props.selfId;
-                      return (
-                        <tr data-testid="member" data-username={member.username}>
-                          <td>
-                            <span class="person">
-                              <Avatar id={member.userId} name={member.displayName || member.username} size="small" />
-                              <span>
-                                {member.displayName} <span class="muted">@{member.username}</span>
-                                <Show when={isSelf()}>
-                                  {" "}
-                                  <span class="badge badge-you">you</span>
-                                </Show>
-                              </span>
-                            </span>
-                          </td>
-                          <td>
-                            <Show when={props.isOwner} fallback={<RoleBadge role={member.role} />}>
-                              <select
-                                aria-label={`Role of ${member.username}`}
-                                onChange={(e) => onRoleChange(member, e.currentTarget)}
-                              >
-                                <For each={TEAM_ROLES}>
-                                  {(role) => (
-                                    <option value={role} selected={role === member.role}>
-                                      {role}
-                                    </option>
-                                  )}
-                                </For>
-                              </select>
+            <ul class="member-list" data-testid="member-list">
+              <For each={members()}>
+                {(member) => {
+                  const isSelf = () => member.userId === props.selfId;
+                  return (
+                    <li class="member" data-testid="member" data-username={member.username}>
+                      <span class="person">
+                        <Avatar id={member.userId} name={member.displayName || member.username} size="small" />
+                        <span class="member-name">
+                          <span>
+                            {member.displayName} <span class="muted">@{member.username}</span>
+                            <Show when={isSelf()}>
+                              {" "}
+                              <span class="badge badge-you">you</span>
                             </Show>
-                          </td>
-                          <td>{formatDate(member.joinedAt)}</td>
-                          <td class="cell-actions">
-                            <Show
-                              when={isSelf()}
-                              fallback={
-                                <Show when={props.isOwner}>
-                                  <ConfirmButton
-                                    label="Remove"
-                                    ariaLabel={`Remove ${member.username}`}
-                                    confirmLabel={`Remove @${member.username}`}
-                                    onConfirm={() => onRemove(member)}
-                                  />
-                                </Show>
-                              }
-                            >
-                              <ConfirmButton label="Leave team" confirmLabel="Yes, leave this team" onConfirm={() => onRemove(member)} />
+                          </span>
+                          <span class="member-joined muted">joined {formatDate(member.joinedAt)}</span>
+                        </span>
+                      </span>
+                      <span class="member-controls">
+                        <Show when={props.isOwner} fallback={<RoleBadge role={member.role} />}>
+                          <select aria-label={`Role of ${member.username}`} onChange={(e) => onRoleChange(member, e.currentTarget)}>
+                            <For each={TEAM_ROLES}>
+                              {(role) => (
+                                <option value={role} selected={role === member.role}>
+                                  {role}
+                                </option>
+                              )}
+                            </For>
+                          </select>
+                        </Show>
+                        <Show
+                          when={isSelf()}
+                          fallback={
+                            <Show when={props.isOwner}>
+                              <ConfirmButton
+                                label="Remove"
+                                size="small"
+                                ariaLabel={`Remove ${member.username}`}
+                                confirmLabel="Yes, remove"
+                                onConfirm={() => onRemove(member)}
+                              />
                             </Show>
-                          </td>
-                        </tr>
-                      );
-                    }}
-                  </For>
-                </tbody>
-              </table>
-            </div>
+                          }
+                        >
+                          <ConfirmButton label="Leave team" size="small" confirmLabel="Yes, leave" onConfirm={() => onRemove(member)} />
+                        </Show>
+                      </span>
+                    </li>
+                  );
+                }}
+              </For>
+            </ul>
           )}
         </Match>
       </Switch>
@@ -188,22 +166,20 @@ export function MembersSection(props: MembersSectionProps) {
               <span class="field-label">Username or email</span>
               <input name="user" type="text" required maxLength={254} autocomplete="off" />
             </label>
-            <label class="field">
+            <label class="field field-short">
               <span class="field-label">Member role</span>
-              <select name="role">
-                <For each={TEAM_ROLES}>
-                  {(role) => (
-                    <option value={role} selected={role === "editor"}>
-                      {ROLE_HELP[role]}
-                    </option>
-                  )}
-                </For>
+              {/* Least privilege first: it is also what form.reset() returns to. */}
+              <select name="role" aria-describedby={roleHint}>
+                <For each={[...TEAM_ROLES].reverse()}>{(role) => <option value={role}>{role}</option>}</For>
               </select>
             </label>
             <button type="submit" class="button button-primary" disabled={adding()}>
               {adding() ? "Adding…" : "Add member"}
             </button>
           </div>
+          <p class="field-hint" id={roleHint}>
+            Owners manage members and the team; editors change agents; viewers read.
+          </p>
         </form>
       </Show>
     </section>

@@ -17,7 +17,10 @@ export function formatDate(iso: string | null | undefined): string {
 
 /** Up to two initials from a display name ("Ada Lovelace" → "AL", "ada" → "AD"). */
 export function initialsOf(name: string): string {
-  const words = name.trim().split(/[\s._-]+/).filter(Boolean);
+  const words = name
+    .trim()
+    .split(/[\s._-]+/)
+    .filter(Boolean);
   const first = words[0] ?? "?";
   const letters = words.length > 1 ? `${first[0] ?? ""}${words[words.length - 1]?.[0] ?? ""}` : first.slice(0, 2);
   return letters.toUpperCase() || "?";

@@ -23,7 +23,9 @@ const ACTION_SUGGESTIONS = [
 function targetText(entry: AuditEntry): string {
   if (!entry.targetType && !entry.targetId) return "—";
   const name = typeof entry.detail.username === "string" ? entry.detail.username : undefined;
-  return [entry.targetType, name ?? entry.targetId].filter(Boolean).join(": ");
+  // Ids are long; the full id is in the cell's title.
+  const id = entry.targetId && entry.targetId.length > 12 ? `${entry.targetId.slice(0, 8)}…` : entry.targetId;
+  return [entry.targetType, name ?? id].filter(Boolean).join(": ");
 }
 
 function detailText(detail: Record<string, unknown>): string {
@@ -168,7 +170,14 @@ export function AdminAuditPage() {
         <button type="button" class="button" disabled={newer().length === 0} onClick={back}>
           Newer
         </button>
-        <Show when={pageValue()?.nextBefore} fallback={<button type="button" class="button" disabled>Older</button>}>
+        <Show
+          when={pageValue()?.nextBefore}
+          fallback={
+            <button type="button" class="button" disabled>
+              Older
+            </button>
+          }
+        >
           {(cursor) => (
             <button type="button" class="button" onClick={() => older(cursor())}>
               Older

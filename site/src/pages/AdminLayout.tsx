@@ -7,18 +7,18 @@ export function AdminLayout(props: { children?: JSX.Element }) {
   return (
     <RequireAdmin>
       <div class="page">
-      <div class="page-heading">
-        <h1>Administration</h1>
-      </div>
-      <nav aria-label="Administration" class="tabs">
-        <A href="/admin/users" activeClass="active">
-          Users
-        </A>
-        <A href="/admin/audit" activeClass="active">
-          Audit log
-        </A>
-      </nav>
-      {props.children}
+        <div class="page-heading">
+          <h1>Administration</h1>
+        </div>
+        <nav aria-label="Administration" class="tabs">
+          <A href="/admin/users" activeClass="active">
+            Users
+          </A>
+          <A href="/admin/audit" activeClass="active">
+            Audit log
+          </A>
+        </nav>
+        {props.children}
       </div>
     </RequireAdmin>
   );

@@ -29,7 +29,12 @@ export function AdminUsersPage() {
   function onFilter(event: SubmitEvent) {
     event.preventDefault();
     const data = new FormData(event.currentTarget as HTMLFormElement);
-    setQuery({ q: String(data.get("q") ?? "").trim(), status: String(data.get("status")) as UserStatusFilter, limit: PAGE_SIZE, offset: 0 });
+    setQuery({
+      q: String(data.get("q") ?? "").trim(),
+      status: String(data.get("status")) as UserStatusFilter,
+      limit: PAGE_SIZE,
+      offset: 0,
+    });
   }
 
   async function change(user: User, update: UserUpdate, done: string) {
@@ -156,7 +161,11 @@ export function AdminUsersPage() {
                               disabled={busyId() === user.id}
                               aria-label={`${user.isAdmin ? "Revoke admin from" : "Make admin:"} ${user.username}`}
                               onClick={() =>
-                                change(user, { isAdmin: !user.isAdmin }, user.isAdmin ? "is no longer an administrator" : "is now an administrator")
+                                change(
+                                  user,
+                                  { isAdmin: !user.isAdmin },
+                                  user.isAdmin ? "is no longer an administrator" : "is now an administrator",
+                                )
                               }
                             >
                               {user.isAdmin ? "Revoke admin" : "Make admin"}

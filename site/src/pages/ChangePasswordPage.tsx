@@ -59,21 +59,23 @@ export function ChangePasswordPage(props: ChangePasswordPageProps) {
           <span class="field-label">Current password</span>
           <input name="currentPassword" type="password" autocomplete="current-password" required maxLength={256} autofocus />
         </label>
-        <label class="field">
-          <span class="field-label">New password</span>
-          <input
-            name="newPassword"
-            type="password"
-            autocomplete="new-password"
-            required
-            minLength={10}
-            maxLength={256}
-            aria-describedby={hint}
-          />
+        <div class="field">
+          <label class="field-control">
+            <span class="field-label">New password</span>
+            <input
+              name="newPassword"
+              type="password"
+              autocomplete="new-password"
+              required
+              minLength={10}
+              maxLength={256}
+              aria-describedby={hint}
+            />
+          </label>
           <span class="field-hint" id={hint}>
             At least 10 characters. Your other sessions will be signed out.
           </span>
-        </label>
+        </div>
         <label class="field">
           <span class="field-label">Confirm new password</span>
           <input name="confirmPassword" type="password" autocomplete="new-password" required minLength={10} maxLength={256} />
@@ -85,7 +87,7 @@ export function ChangePasswordPage(props: ChangePasswordPageProps) {
           </p>
         </Show>
         <button type="submit" class="button button-primary" disabled={busy()}>
-          {busy() ? "Saving…" : props.forced ? "Set new password" : "Change password"}
+          {busy() ? "Saving…" : "Change password"}
         </button>
       </form>
     </section>

@@ -17,11 +17,13 @@ export function LoginPage() {
   async function onSubmit(event: SubmitEvent) {
     event.preventDefault();
     const data = new FormData(event.currentTarget as HTMLFormElement);
+    // Read before signing in: the redirect below changes the location (and its ?next).
+    const destination = next();
     setBusy(true);
     setError(undefined);
     try {
       await signIn({ login: String(data.get("login") ?? "").trim(), password: String(data.get("password") ?? "") });
-      navigate(next(), { replace: true });
+      navigate(destination, { replace: true });
     } catch (e: unknown) {
       setError(e);
     } finally {

@@ -20,6 +20,8 @@ export function RegisterPage() {
     event.preventDefault();
     const data = new FormData(event.currentTarget as HTMLFormElement);
     const displayName = String(data.get("displayName") ?? "").trim();
+    // Read before signing in: the redirect below changes the location (and its ?next).
+    const destination = next();
     setBusy(true);
     setError(undefined);
     try {
@@ -29,7 +31,7 @@ export function RegisterPage() {
         password: String(data.get("password") ?? ""),
         ...(displayName && { displayName }),
       });
-      navigate(next(), { replace: true });
+      navigate(destination, { replace: true });
     } catch (e: unknown) {
       setError(e);
     } finally {
@@ -46,23 +48,25 @@ export function RegisterPage() {
         <section class="card narrow auth-card">
           <h1>Create your account</h1>
           <form class="form" aria-label="Create account" data-testid="register-form" onSubmit={onSubmit}>
-            <label class="field">
-              <span class="field-label">Username</span>
-              <input
-                name="username"
-                type="text"
-                autocomplete="username"
-                required
-                minLength={3}
-                maxLength={32}
-                pattern="[A-Za-z0-9][A-Za-z0-9_.\-]{2,31}"
-                aria-describedby={usernameHint}
-                autofocus
-              />
+            <div class="field">
+              <label class="field-control">
+                <span class="field-label">Username</span>
+                <input
+                  name="username"
+                  type="text"
+                  autocomplete="username"
+                  required
+                  minLength={3}
+                  maxLength={32}
+                  pattern="[A-Za-z0-9][A-Za-z0-9_.\-]{2,31}"
+                  aria-describedby={usernameHint}
+                  autofocus
+                />
+              </label>
               <span class="field-hint" id={usernameHint}>
                 3–32 letters, digits, “_”, “.” or “-”, starting with a letter or digit.
               </span>
-            </label>
+            </div>
             <label class="field">
               <span class="field-label">Email</span>
               <input name="email" type="email" autocomplete="email" required maxLength={254} />
@@ -71,21 +75,23 @@ export function RegisterPage() {
               <span class="field-label">Display name</span>
               <input name="displayName" type="text" autocomplete="name" maxLength={80} placeholder="Optional" />
             </label>
-            <label class="field">
-              <span class="field-label">Password</span>
-              <input
-                name="password"
-                type="password"
-                autocomplete="new-password"
-                required
-                minLength={10}
-                maxLength={256}
-                aria-describedby={passwordHint}
-              />
+            <div class="field">
+              <label class="field-control">
+                <span class="field-label">Password</span>
+                <input
+                  name="password"
+                  type="password"
+                  autocomplete="new-password"
+                  required
+                  minLength={10}
+                  maxLength={256}
+                  aria-describedby={passwordHint}
+                />
+              </label>
               <span class="field-hint" id={passwordHint}>
                 At least 10 characters.
               </span>
-            </label>
+            </div>
             <ErrorAlert error={error()} />
             <button type="submit" class="button button-primary" disabled={busy()}>
               {busy() ? "Creating account…" : "Create account"}

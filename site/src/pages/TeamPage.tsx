@@ -64,15 +64,9 @@ export function TeamPage() {
         <Match when={loadedTeam()}>
           {(t) => (
             <>
-              <TeamSettings
-                team={t()}
-                onUpdated={(updated) => setTeam(updated)}
-                onDeleted={() => navigate("/teams", { replace: true })}
-              />
+              <TeamSettings team={t()} onUpdated={(updated) => setTeam(updated)} onDeleted={() => navigate("/teams", { replace: true })} />
               <Show when={teamId()} keyed>
-                {(id) => (
-                  <PresenceList teamId={id} selfId={currentUser()?.id} beforeReconnect={checkTeamBeforeReconnect} />
-                )}
+                {(id) => <PresenceList teamId={id} selfId={currentUser()?.id} beforeReconnect={checkTeamBeforeReconnect} />}
               </Show>
               <div class="team-columns">
                 <AgentsSection

@@ -36,11 +36,8 @@ export function TeamsPage() {
 
   return (
     <div class="page">
-      <div class="page-heading">
-        <h1>Teams</h1>
-      </div>
-      <section aria-labelledby="your-teams" class="card">
-        <h2 id="your-teams">Your teams</h2>
+      <section aria-labelledby="teams-heading" class="card">
+        <h1 id="teams-heading">Teams</h1>
         <Switch>
           <Match when={teams.error}>
             <ErrorAlert error={teams.error} title="Could not load your teams." />

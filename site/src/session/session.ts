@@ -5,7 +5,7 @@
  */
 import { createSignal } from "solid-js";
 import * as authApi from "../api/auth-api.ts";
-import { isApiError, refreshSession, setSessionHooks } from "../api/http.ts";
+import { CSRF_COOKIE, isApiError, readCookie, refreshSession, setSessionHooks } from "../api/http.ts";
 import type { AuthConfig, LoginInput, PasswordChangeInput, RegisterInput, Session, User } from "../api/types.ts";
 
 export type SessionState =
@@ -57,7 +57,13 @@ export function installSessionHooks(): void {
 export async function loadSession(): Promise<void> {
   setState({ status: "loading" });
   try {
-    setConfig(await authApi.fetchAuthConfig());
+    const cfg = await authApi.fetchAuthConfig();
+    setConfig(cfg);
+    // Without the CSRF cookie there is no cookie session to resume: skip the certain 401.
+    if (cfg.authEnabled && readCookie(CSRF_COOKIE) === undefined) {
+      setState({ status: "signed-out" });
+      return;
+    }
     setState({ status: "signed-in", user: await authApi.fetchMe() });
   } catch (e: unknown) {
     if (isApiError(e) && e.status === 401) {
