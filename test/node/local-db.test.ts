@@ -47,11 +47,14 @@ function embeddedTarget(): Target {
 
 function serverTarget(adminUrl: string): Target {
   const name = `atrium_test_${process.pid}_${Date.now()}`;
+  let created: Promise<string> | undefined;
   return {
     name: "DATABASE_URL server",
     embedded: false,
     async start() {
-      return startLocalDatabase({ databaseUrl: await createDatabase(adminUrl, name) });
+      // The database is created once; a restart reconnects to it.
+      created ??= createDatabase(adminUrl, name);
+      return startLocalDatabase({ databaseUrl: await created });
     },
     cleanup: () => dropDatabase(adminUrl, name),
   };
@@ -115,16 +118,16 @@ describe.each(targets)("local database stack: $name", (target) => {
     const texts = ["a", "b,c", 'quote"d', "NULL", "{braces}"];
     await sql`insert into type_check values (
       ${when}, ${json}, ${true}, ${42}, ${"12345678901234567890.123456789"}, ${texts}, ${bytes}, ${null})`;
-    const [row] = await sql`select * from type_check`;
-    expect(row?.ts).toBeInstanceOf(Date); // neon()'s default parsers, fed raw text by the stand-in
-    expect((row?.ts as Date).toISOString()).toBe(when.toISOString());
-    expect(row?.j).toEqual(json);
-    expect(row?.b).toBe(true);
-    expect(row?.i).toBe(42);
-    expect(row?.n).toBe("12345678901234567890.123456789");
-    expect(row?.arr).toEqual(texts);
-    expect([...(row?.bin as Uint8Array)]).toEqual([...bytes]);
-    expect(row?.nothing).toBeNull();
+    const [row = {}] = await sql`select * from type_check`;
+    expect(row.ts).toBeInstanceOf(Date); // neon()'s default parsers, fed raw text by the stand-in
+    expect((row.ts as Date).toISOString()).toBe(when.toISOString());
+    expect(row.j).toEqual(json);
+    expect(row.b).toBe(true);
+    expect(row.i).toBe(42);
+    expect(row.n).toBe("12345678901234567890.123456789");
+    expect(row.arr).toEqual(texts);
+    expect([...(row.bin as Uint8Array)]).toEqual([...bytes]);
+    expect(row.nothing).toBeNull();
     expect(await sql`select ${null}::int as n, ''::text as empty`).toEqual([{ n: null, empty: "" }]);
   });
 
@@ -149,12 +152,13 @@ describe.each(targets)("local database stack: $name", (target) => {
       .catch((err: unknown) => err);
     expect(readOnly).toMatchObject({ code: "25006" }); // read_only_sql_transaction
 
-    const [[isolation], [deferrable]] = await sql.transaction(
-      [sql`show transaction_isolation`, sql`show transaction_deferrable`],
-      { isolationLevel: "Serializable", readOnly: true, deferrable: true },
-    );
-    expect(isolation).toEqual({ transaction_isolation: "serializable" });
-    expect(deferrable).toEqual({ transaction_deferrable: "on" });
+    const [isolation, deferrable] = await sql.transaction([sql`show transaction_isolation`, sql`show transaction_deferrable`], {
+      isolationLevel: "Serializable",
+      readOnly: true,
+      deferrable: true,
+    });
+    expect(isolation).toEqual([{ transaction_isolation: "serializable" }]);
+    expect(deferrable).toEqual([{ transaction_deferrable: "on" }]);
   });
 
   it("surfaces a unique violation as NeonDbError with code 23505", async () => {
@@ -202,9 +206,7 @@ describe.each(targets)("local database stack: $name", (target) => {
     await sql`create table mix_check (id int primary key)`;
     const pool = new Pool({ connectionString: stack.databaseUrl, max: 3 });
     try {
-      const viaHttp = Array.from({ length: 40 }, (_, i) =>
-        sql`select ${i}::int as i, ${`v${i}`}::text as v`.then((rows) => rows[0]),
-      );
+      const viaHttp = Array.from({ length: 40 }, (_, i) => sql`select ${i}::int as i, ${`v${i}`}::text as v`.then((rows) => rows[0]));
       const viaPool = Array.from({ length: 6 }, async (_, i) => {
         const client = await pool.connect();
         try {
@@ -294,7 +296,10 @@ describe.each(targets)("local database stack: $name", (target) => {
       });
       expect(rows[0]?.createdAt).toBeInstanceOf(Date);
       const [, count] = await db.batch([
-        db.update(users).set({ lastLoginAt: new Date() }).where(eq(users.id, created?.id ?? "")),
+        db
+          .update(users)
+          .set({ lastLoginAt: new Date() })
+          .where(eq(users.id, created?.id ?? "")),
         db.select({ id: users.id }).from(users),
       ]);
       expect(count.length).toBeGreaterThanOrEqual(1);
@@ -303,7 +308,7 @@ describe.each(targets)("local database stack: $name", (target) => {
     }
   });
 
-  it.runIf(target.embedded)("keeps PGlite's data across a restart with the same dataDir", async () => {
+  it("keeps the data across a restart of the stack (PGlite: the same dataDir)", async () => {
     await sql`create table persist_check (v text)`;
     await sql`insert into persist_check values ('kept')`;
     await stack.close();
