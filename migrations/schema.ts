@@ -144,3 +144,111 @@ export const auditLog = pgTable(
     index("audit_log_actor_idx").on(t.actorId, t.at),
   ],
 );
+
+export const MEETING_STATUSES = ["pending", "running", "paused", "completed", "failed", "cancelled"] as const;
+export type MeetingStatus = (typeof MEETING_STATUSES)[number];
+
+/** A Virtual Lab meeting. Its live state is in its MeetingRoom DO; this row is the record. */
+export const meetings = pgTable(
+  "meetings",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    teamId: uuid("team_id")
+      .notNull()
+      .references(() => teams.id, { onDelete: "cascade" }),
+    createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
+    title: text("title").notNull(),
+    type: text("type", { enum: ["team", "individual"] }).notNull(),
+    /** the validated MeetingConfig (agents copied in, so later agent edits don't change it) */
+    config: jsonb("config").$type<Record<string, unknown>>().notNull(),
+    status: text("status", { enum: MEETING_STATUSES }).notNull().default("pending"),
+    /** which model answers: "anthropic" with a key, or the clearly labelled offline model */
+    provider: text("provider", { enum: ["anthropic", "offline"] }),
+    totalTurns: integer("total_turns").notNull(),
+    completedTurns: integer("completed_turns").notNull().default(0),
+    costUsd: real("cost_usd").notNull().default(0),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    summaryText: text("summary_text"),
+    summary: jsonb("summary").$type<Record<string, unknown>>(),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    /** branch: the meeting and turn this one starts from (transcript up to it is shared) */
+    parentMeetingId: uuid("parent_meeting_id"),
+    branchTurnIndex: integer("branch_turn_index"),
+    /** parallel-and-merge: copies and their merge meeting share a group id */
+    mergeGroupId: uuid("merge_group_id"),
+    mergeRole: text("merge_role", { enum: ["copy", "merge"] }),
+    createdAt: createdAt(),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("meetings_team_idx").on(t.teamId, t.createdAt), index("meetings_merge_group_idx").on(t.mergeGroupId)],
+);
+
+/** Every finished turn and human interjection of a meeting, in order (`position`). */
+export const meetingMessages = pgTable(
+  "meeting_messages",
+  {
+    meetingId: uuid("meeting_id")
+      .notNull()
+      .references(() => meetings.id, { onDelete: "cascade" }),
+    position: integer("position").notNull(),
+    /** index in the turn plan; null for an interjection */
+    turnIndex: integer("turn_index"),
+    round: integer("round"),
+    kind: text("kind").notNull(),
+    speaker: text("speaker").notNull(),
+    authorId: uuid("author_id").references(() => users.id, { onDelete: "set null" }),
+    text: text("text").notNull(),
+    model: text("model"),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    cacheCreationTokens: integer("cache_creation_tokens").notNull().default(0),
+    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
+    costUsd: real("cost_usd").notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.meetingId, t.position] })],
+);
+
+/** One row per model call, charged to the user whose key (or the deployment's) paid for it. */
+export const usageLedger = pgTable(
+  "usage_ledger",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "set null" }),
+    meetingId: uuid("meeting_id").references(() => meetings.id, { onDelete: "set null" }),
+    turnIndex: integer("turn_index"),
+    model: text("model").notNull(),
+    keySource: text("key_source", { enum: ["user", "deployment", "offline"] }).notNull(),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    cacheCreationTokens: integer("cache_creation_tokens").notNull().default(0),
+    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
+    costUsd: real("cost_usd").notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("usage_ledger_user_idx").on(t.userId, t.createdAt),
+    uniqueIndex("usage_ledger_meeting_turn_idx").on(t.meetingId, t.turnIndex),
+  ],
+);
+
+/** Per-user provider API keys, AES-GCM encrypted under a versioned, per-user derived key. */
+export const userApiKeys = pgTable(
+  "user_api_keys",
+  {
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    provider: text("provider", { enum: ["anthropic"] }).notNull(),
+    ciphertext: text("ciphertext").notNull(),
+    /** last four characters, to recognise the key in the UI */
+    hint: text("hint").notNull(),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.provider] })],
+);

@@ -12,6 +12,12 @@ interface AtriumSecrets {
   NEON_HTTP_ENDPOINT?: string;
   /** Max JSON request body in bytes (default 64 KiB). */
   MAX_BODY_BYTES?: string;
+  /** Versioned master keys for secrets at rest: "v1:<base64 32 bytes>[,v2:…]" (last one encrypts). */
+  ENCRYPTION_KEYS: string;
+  /** The deployment's Anthropic key, used when a user has none of their own. */
+  ANTHROPIC_API_KEY?: string;
+  /** Override of the Anthropic API base URL (tests point it at a local stand-in). */
+  ANTHROPIC_BASE_URL?: string;
   
 }
 
