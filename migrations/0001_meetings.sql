@@ -79,5 +79,6 @@ ALTER TABLE "usage_ledger" ADD CONSTRAINT "usage_ledger_meeting_id_meetings_id_f
 ALTER TABLE "user_api_keys" ADD CONSTRAINT "user_api_keys_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "meetings_team_idx" ON "meetings" USING btree ("team_id","created_at");--> statement-breakpoint
 CREATE INDEX "meetings_merge_group_idx" ON "meetings" USING btree ("merge_group_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "meetings_one_merge_per_group_idx" ON "meetings" USING btree ("merge_group_id") WHERE merge_role = 'merge';--> statement-breakpoint
 CREATE INDEX "usage_ledger_user_idx" ON "usage_ledger" USING btree ("user_id","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "usage_ledger_meeting_turn_idx" ON "usage_ledger" USING btree ("meeting_id","turn_index");

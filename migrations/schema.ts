@@ -17,6 +17,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import { MEETING_STATUSES } from "../durable-objects/meeting/protocol.ts";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
@@ -145,8 +146,6 @@ export const auditLog = pgTable(
   ],
 );
 
-export const MEETING_STATUSES = ["pending", "running", "paused", "completed", "failed", "cancelled"] as const;
-export type MeetingStatus = (typeof MEETING_STATUSES)[number];
 
 /** A Virtual Lab meeting. Its live state is in its MeetingRoom DO; this row is the record. */
 export const meetings = pgTable(
@@ -184,7 +183,12 @@ export const meetings = pgTable(
     completedAt: timestamp("completed_at", { withTimezone: true }),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("meetings_team_idx").on(t.teamId, t.createdAt), index("meetings_merge_group_idx").on(t.mergeGroupId)],
+  (t) => [
+    index("meetings_team_idx").on(t.teamId, t.createdAt),
+    index("meetings_merge_group_idx").on(t.mergeGroupId),
+    // At most one merge meeting per parallel group, however many copies finish at once.
+    uniqueIndex("meetings_one_merge_per_group_idx").on(t.mergeGroupId).where(sql`merge_role = 'merge'`),
+  ],
 );
 
 /** Every finished turn and human interjection of a meeting, in order (`position`). */
@@ -252,3 +256,5 @@ export const userApiKeys = pgTable(
   },
   (t) => [primaryKey({ columns: [t.userId, t.provider] })],
 );
+
+export type MeetingRowType = typeof meetings.$inferSelect;

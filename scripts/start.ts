@@ -27,11 +27,19 @@ function log(msg: string): void {
   console.log(`[atrium] ${msg}`);
 }
 
-/** Secrets generated once per data folder, so sessions survive a restart. */
-function localSecrets(): { JWT_SECRET: string } {
+interface LocalSecrets {
+  JWT_SECRET: string;
+  ENCRYPTION_KEYS: string;
+}
+
+/** Secrets generated once per data folder, so sessions and stored keys survive a restart. */
+function localSecrets(): LocalSecrets {
   const file = join(dataDir, "secrets.json");
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as { JWT_SECRET: string };
-  const secrets = { JWT_SECRET: randomToken(48) };
+  const existing = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<LocalSecrets>) : {};
+  const secrets: LocalSecrets = {
+    JWT_SECRET: existing.JWT_SECRET ?? randomToken(48),
+    ENCRYPTION_KEYS: existing.ENCRYPTION_KEYS ?? `v1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`,
+  };
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }
@@ -112,6 +120,9 @@ async function main(): Promise<void> {
     ...db.workerVars,
     ...localSecrets(),
     AUTH_ENABLED: authEnabled ? "true" : "false",
+    // Anthropic: a deployment-wide key if the shell has one; users can also store their own.
+    ...(process.env.ANTHROPIC_API_KEY && { ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY }),
+    ...(process.env.ANTHROPIC_BASE_URL && { ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL }),
   };
   const envFile = join(dataDir, "worker.env");
   writeFileSync(envFile, `${Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n")}\n`, { mode: 0o600 });
@@ -152,6 +163,7 @@ async function main(): Promise<void> {
   log(`Atrium is running at ${url}`);
   log(`API docs: ${url}/api/docs`);
   if (!authEnabled) log("single-user local mode (AUTH_ENABLED=false): no login needed");
+  log(process.env.ANTHROPIC_API_KEY ? "LLM: Anthropic (ANTHROPIC_API_KEY)" : "LLM: no ANTHROPIC_API_KEY — meetings use the offline model unless a user stores a key in Settings");
   if (admin) {
     log(`first admin created — username: ${admin.username}  one-time password: ${admin.password}`);
     log("you will be asked to choose a new password at first login");

@@ -12,6 +12,8 @@ import { authenticate, BEARER_PROTOCOL_PREFIX } from "./middleware/auth.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { authRoutes } from "./routes/auth.ts";
+import { meRoutes } from "./routes/me.ts";
+import { meetingRoutes } from "./routes/meetings.ts";
 import { roomRoutes } from "./routes/rooms.ts";
 import { teamRoutes } from "./routes/teams.ts";
 
@@ -33,6 +35,8 @@ const api = new OpenAPIHono<AppEnv>()
   .route("/teams", teamRoutes)
   .route("/teams", agentRoutes)
   .route("/admin", adminRoutes)
+  .route("/me", meRoutes)
+  .route("/", meetingRoutes)
   .route("/", roomRoutes);
 const routes = app.route("/api/v1", api);
 
@@ -54,6 +58,13 @@ app.openAPIRegistry.registerPath({
   tags: ["teams"],
   summary: "Team presence WebSocket (upgrade). Any member; sends `presence` events with `seq`; `?since=N` replays missed events.",
   responses: { 101: { description: "Switching protocols" }, 401: { description: "Not authenticated" }, 404: { description: "No such team" } },
+});
+app.openAPIRegistry.registerPath({
+  method: "get",
+  path: "/api/v1/meetings/{meetingId}/ws",
+  tags: ["meetings"],
+  summary: "Meeting WebSocket (upgrade). Team members watch; editors and owners send start/pause/resume/cancel/interject. `?since=N` replays missed events.",
+  responses: { 101: { description: "Switching protocols" }, 401: { description: "Not authenticated" }, 404: { description: "No such meeting" } },
 });
 app.get("/api/docs", swaggerUI({ url: "/api/openapi.json" }));
 

@@ -18,6 +18,10 @@ interface AtriumSecrets {
   ANTHROPIC_API_KEY?: string;
   /** Override of the Anthropic API base URL (tests point it at a local stand-in). */
   ANTHROPIC_BASE_URL?: string;
+  /** Pause between offline-model deltas in ms (default 20; tests use 0). */
+  OFFLINE_DELAY_MS?: string;
+  /** Base of the retry backoff for provider errors in ms (default 500; tests use less). */
+  RETRY_BASE_MS?: string;
   
 }
 

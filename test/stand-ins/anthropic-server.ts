@@ -59,6 +59,8 @@ export interface RecordedRequest {
   body: unknown;
   /** Raw body text. */
   raw: string;
+  /** The API key presented (x-api-key or Bearer). */
+  apiKey?: string | undefined;
 }
 
 /** The subset of a Messages API request body the stand-in checks. */
@@ -90,6 +92,13 @@ export interface AnthropicStandInOptions {
   apiKey?: string;
   /** 0 (any free port) by default. */
   port?: number;
+  /**
+   * Accept any key this returns true for (each key then has its own script queue), so parallel
+   * test files can share one stand-in. Default: only `apiKey`.
+   */
+  acceptKey?: (key: string) => boolean;
+  /** Serve `POST /_control/script {apiKey, items}` and `GET /_control/requests?apiKey=` for tests in other processes (workerd). */
+  control?: boolean;
   /** Reply used when the script is empty; without one an empty script answers 500, so unexpected calls fail loudly. */
   defaultReply?: ScriptedReply | ((body: MessagesBody) => ScriptedReply);
 }
@@ -103,6 +112,8 @@ export interface AnthropicStandIn {
   requests: RecordedRequest[];
   /** Queues replies and failures; each request takes the next one. */
   script(...items: ScriptItem[]): void;
+  /** The same for requests made with another accepted key. */
+  scriptFor(key: string, ...items: ScriptItem[]): void;
   /** Script items not used yet. */
   pending(): number;
   close(): Promise<void>;
@@ -134,7 +145,17 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function startAnthropicStandIn(options: AnthropicStandInOptions = {}): Promise<AnthropicStandIn> {
   const apiKey = options.apiKey ?? "test-key";
   const requests: RecordedRequest[] = [];
-  const queue: ScriptItem[] = [];
+  const queues = new Map<string, ScriptItem[]>();
+  const queueOf = (key: string) => {
+    let q = queues.get(key);
+    if (!q) {
+      q = [];
+      queues.set(key, q);
+    }
+    return q;
+  };
+  const queue = queueOf(apiKey);
+  const accept = options.acceptKey ?? ((key: string) => key === apiKey);
   let counter = 0;
 
   const json = (res: ServerResponse, status: number, body: unknown, requestId: string, headers: Record<string, string> = {}) => {
@@ -233,15 +254,30 @@ export async function startAnthropicStandIn(options: AnthropicStandInOptions = {
     } catch {
       parsed = undefined;
     }
-    const path = new URL(req.url ?? "/", "http://stand-in").pathname;
-    requests.push({ method: req.method ?? "GET", path, headers: req.headers, body: parsed, raw });
+    const url = new URL(req.url ?? "/", "http://stand-in");
+    const path = url.pathname;
+    if (options.control && path.startsWith("/_control/")) {
+      if (req.method === "POST" && path === "/_control/script") {
+        const { apiKey: key, items } = parsed as { apiKey: string; items: ScriptItem[] };
+        queueOf(key).push(...items);
+        return json(res, 200, { queued: queueOf(key).length }, requestId);
+      }
+      if (req.method === "GET" && path === "/_control/requests") {
+        const key = url.searchParams.get("apiKey");
+        const mine = requests.filter((r) => r.apiKey === key).map((r) => ({ path: r.path, headers: r.headers, body: r.body }));
+        return json(res, 200, { requests: mine, pending: key ? queueOf(key).length : 0 }, requestId);
+      }
+      return json(res, 404, { error: "unknown control route" }, requestId);
+    }
+    const bearerKey = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
+    const presentedKey = (req.headers["x-api-key"] as string | undefined) ?? bearerKey;
+    requests.push({ method: req.method ?? "GET", path, headers: req.headers, body: parsed, raw, apiKey: presentedKey });
 
     if (req.method !== "POST" || path !== "/v1/messages") {
       return json(res, 404, anthropicError("not_found_error", `${req.method} ${path} is not served by the stand-in`, requestId), requestId);
     }
-    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
-    const presented = req.headers["x-api-key"] ?? bearer;
-    if (presented !== apiKey) {
+    const presented = presentedKey;
+    if (!presented || !accept(presented)) {
       return json(res, 401, anthropicError("authentication_error", "invalid x-api-key", requestId), requestId);
     }
     const version = req.headers["anthropic-version"];
@@ -268,7 +304,7 @@ export async function startAnthropicStandIn(options: AnthropicStandInOptions = {
       return json(res, 400, anthropicError("invalid_request_error", `${sent}: Extra inputs are not permitted`, requestId), requestId);
     }
     const item: ScriptItem | undefined =
-      queue.shift() ?? (typeof options.defaultReply === "function" ? options.defaultReply(body) : options.defaultReply);
+      queueOf(presented).shift() ?? (typeof options.defaultReply === "function" ? options.defaultReply(body) : options.defaultReply);
     if (!item) {
       return json(res, 500, anthropicError("api_error", "stand-in: no scripted reply left for this request", requestId), requestId);
     }
@@ -350,6 +386,9 @@ export async function startAnthropicStandIn(options: AnthropicStandInOptions = {
     requests,
     script(...items) {
       queue.push(...items);
+    },
+    scriptFor(key, ...items) {
+      queueOf(key).push(...items);
     },
     pending: () => queue.length,
     close() {

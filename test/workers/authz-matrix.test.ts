@@ -14,6 +14,8 @@ interface Fixture {
   teamId: string;
   agentId: string;
   target: TestUser;
+  /** a finished offline meeting of the team */
+  meetingId: string;
 }
 
 interface Case {
@@ -43,6 +45,21 @@ async function freshTeam(fx: Fixture): Promise<string> {
 async function freshAgent(fx: Fixture): Promise<string> {
   const res = await call("POST", `/api/v1/teams/${fx.teamId}/agents`, { token: fx.users.owner.accessToken, body: sampleAgent });
   return (await expectStatus<{ agent: { id: string } }>(res, 201)).agent.id;
+}
+
+/** A one-round individual meeting on the offline model, run to completion. */
+async function finishedMeeting(fx: Fixture): Promise<string> {
+  const res = await call("POST", `/api/v1/teams/${fx.teamId}/meetings`, {
+    token: fx.users.owner.accessToken,
+    body: { type: "individual", agenda: "Fixture meeting", rounds: 1, memberAgentId: fx.agentId, critic: false, start: true },
+  });
+  const { meeting } = await expectStatus<{ meeting: { id: string } }>(res, 201);
+  for (let i = 0; i < 200; i++) {
+    const got = await expectStatus<{ meeting: { status: string } }>(await call("GET", `/api/v1/meetings/${meeting.id}`, { token: fx.users.owner.accessToken }), 200);
+    if (got.meeting.status === "completed") return meeting.id;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("fixture meeting did not finish");
 }
 
 const cases: Case[] = [
@@ -97,6 +114,42 @@ const cases: Case[] = [
     request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents/${await freshAgent(fx)}` }),
     expect: editors(204),
   },
+  {
+    method: "POST",
+    route: "/api/v1/teams/{teamId}/meetings",
+    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/meetings`, body: { type: "individual", agenda: "matrix", rounds: 1, memberAgentId: fx.agentId } }),
+    expect: editors(201),
+  },
+  {
+    method: "POST",
+    route: "/api/v1/teams/{teamId}/meetings/parallel",
+    request: async (fx) => ({
+      path: `/api/v1/teams/${fx.teamId}/meetings/parallel`,
+      body: { type: "individual", agenda: "matrix", rounds: 1, memberAgentId: fx.agentId, copies: 2 },
+    }),
+    expect: editors(201),
+  },
+  { method: "GET", route: "/api/v1/teams/{teamId}/meetings", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/meetings` }), expect: members(200) },
+  { method: "GET", route: "/api/v1/meetings/{meetingId}", request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}` }), expect: members(200) },
+  { method: "GET", route: "/api/v1/meetings/{meetingId}/transcript", request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/transcript` }), expect: members(200) },
+  { method: "GET", route: "/api/v1/meetings/{meetingId}/summary", request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/summary` }), expect: members(200) },
+  { method: "GET", route: "/api/v1/meetings/{meetingId}/export", request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/export?format=md` }), expect: members(200) },
+  { method: "GET", route: "/api/v1/meetings/{meetingId}/usage", request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/usage` }), expect: members(200) },
+  {
+    method: "POST",
+    route: "/api/v1/meetings/{meetingId}/branch",
+    request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/branch`, body: { fromTurnIndex: 0 } }),
+    expect: editors(201),
+  },
+  { method: "GET", route: "/api/v1/usage", request: async () => ({ path: "/api/v1/usage" }), expect: anyUser(200) },
+  { method: "GET", route: "/api/v1/me/api-keys", request: async () => ({ path: "/api/v1/me/api-keys" }), expect: anyUser(200) },
+  {
+    method: "PUT",
+    route: "/api/v1/me/api-keys/{provider}",
+    request: async () => ({ path: "/api/v1/me/api-keys/anthropic", body: { apiKey: "sk-ant-test-matrix-0000000000000000" } }),
+    expect: anyUser(200),
+  },
+  { method: "DELETE", route: "/api/v1/me/api-keys/{provider}", request: async () => ({ path: "/api/v1/me/api-keys/anthropic" }), expect: anyUser(204) },
   { method: "GET", route: "/api/v1/admin/users", request: async () => ({ path: "/api/v1/admin/users" }), expect: adminsOnly(200) },
   {
     method: "PATCH",
@@ -127,15 +180,21 @@ describe("authorization matrix", () => {
     await addMember(owner, team.id, editor, "editor");
     await addMember(owner, team.id, viewer, "viewer");
     await addMember(owner, team.id, target, "viewer");
-    fx = { users: { owner, editor, viewer, outsider, admin }, teamId: team.id, agentId: "", target };
+    fx = { users: { owner, editor, viewer, outsider, admin }, teamId: team.id, agentId: "", target, meetingId: "" };
     fx.agentId = await freshAgent(fx);
+    fx.meetingId = await finishedMeeting(fx);
   });
 
   it("covers every route in the OpenAPI document", async () => {
     const spec = await expectStatus<{ paths: Record<string, Record<string, unknown>> }>(await call("GET", "/api/openapi.json"), 200);
     const documented = Object.entries(spec.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     expect(documented.length).toBeGreaterThanOrEqual(cases.length);
-    const covered = new Set([...cases.map((c) => `${c.method} ${c.route}`), ...PUBLIC_ROUTES, "GET /api/v1/teams/{teamId}/ws"]);
+    const covered = new Set([
+      ...cases.map((c) => `${c.method} ${c.route}`),
+      ...PUBLIC_ROUTES,
+      "GET /api/v1/teams/{teamId}/ws",
+      "GET /api/v1/meetings/{meetingId}/ws",
+    ]);
     expect(documented.filter((r) => !covered.has(r))).toEqual([]);
   });
 
@@ -158,6 +217,18 @@ describe("authorization matrix", () => {
 
   for (const who of WHO) {
     const expected = { admin: 404, owner: 101, editor: 101, viewer: 101, outsider: 404, anonymous: 401 }[who];
+    it(`GET /api/v1/meetings/{meetingId}/ws (meeting socket) as ${who} → ${expected}`, async () => {
+      const token = who === "anonymous" ? undefined : fx.users[who].accessToken;
+      if (expected === 101) {
+        const socket = await openSocket(`/api/v1/meetings/${fx.meetingId}/ws`, token);
+        await socket.next((f) => f.type === "meeting_complete");
+        socket.close();
+      } else {
+        const headers: Record<string, string> = { Upgrade: "websocket" };
+        if (token) headers["Sec-WebSocket-Protocol"] = `atrium.v1, atrium.bearer.${token}`;
+        await expectStatus(await call("GET", `/api/v1/meetings/${fx.meetingId}/ws`, { headers }), expected);
+      }
+    });
     it(`GET /api/v1/teams/{teamId}/ws (presence socket) as ${who} → ${expected}`, async () => {
       const token = who === "anonymous" ? undefined : fx.users[who].accessToken;
       if (expected === 101) {

@@ -5,11 +5,14 @@
  */
 import type { TestProject } from "vitest/node";
 import { createTestDatabase, spawnLocalDb } from "../helpers/local-db-process.ts";
+import { startAnthropicStandIn } from "../stand-ins/anthropic-server.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     workerVars: { DATABASE_URL: string; NEON_WS_PROXY: string; NEON_HTTP_ENDPOINT: string };
     databaseKind: "pglite" | "postgres";
+    /** the Anthropic Messages API stand-in; keys "sk-ant-test-*" each get their own script */
+    anthropicUrl: string;
   }
 }
 
@@ -20,7 +23,10 @@ export default async function setup(project: TestProject) {
   console.log(`workers suite database: ${db.embedded ? "embedded PGlite" : "Postgres (DATABASE_URL)"}`);
   project.provide("workerVars", db.workerVars);
   project.provide("databaseKind", serverUrl ? "postgres" : "pglite");
+  const anthropic = await startAnthropicStandIn({ acceptKey: (k) => k.startsWith("sk-ant-test-"), control: true });
+  project.provide("anthropicUrl", anthropic.url);
   return async () => {
+    await anthropic.close();
     await db.stop();
     await fresh?.drop();
   };

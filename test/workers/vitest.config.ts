@@ -8,8 +8,12 @@ export default defineConfig({
       miniflare: {
         bindings: {
           ...inject("workerVars"),
+          ANTHROPIC_BASE_URL: inject("anthropicUrl"),
           JWT_SECRET: "test-secret-that-is-long-enough-for-hs256-0123456789",
+          ENCRYPTION_KEYS: "v1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
           AUTH_ENABLED: "true",
+          OFFLINE_DELAY_MS: "2",
+          RETRY_BASE_MS: "20",
         },
       },
     })),

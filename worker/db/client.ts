@@ -36,6 +36,16 @@ function configureDriver(env: DbEnv): void {
   }
 }
 
+/**
+ * A pool whose idle-connection errors are handled: workerd closes a request's sockets when the
+ * request ends, which the driver reports as an `error` event after we are done with it.
+ */
+function newPool(env: DbEnv, max: number): Pool {
+  const pool = new Pool({ connectionString: requireUrl(env), max });
+  pool.on("error", (e: Error) => console.warn("postgres pool connection closed:", e.message));
+  return pool;
+}
+
 function requireUrl(env: DbEnv): string {
   if (!env.DATABASE_URL) throw new ApiError("SERVICE_UNAVAILABLE", "The database is not configured.");
   return env.DATABASE_URL;
@@ -61,7 +71,7 @@ export function getDb(env: DbEnv): Db {
  */
 export async function withTransaction<T>(env: DbEnv, fn: (tx: TxDb) => Promise<T>): Promise<T> {
   configureDriver(env);
-  const pool = new Pool({ connectionString: requireUrl(env), max: 1 });
+  const pool = newPool(env, 1);
   try {
     const db = drizzleWs({ client: pool, schema });
     return await db.transaction(fn);
@@ -70,10 +80,21 @@ export async function withTransaction<T>(env: DbEnv, fn: (tx: TxDb) => Promise<T
   }
 }
 
+/** Runs `fn` with a short-lived WebSocket pool database (for code that opens its own transactions). */
+export async function withPool<T>(env: DbEnv, fn: (db: TxDb) => Promise<T>): Promise<T> {
+  configureDriver(env);
+  const pool = newPool(env, 1);
+  try {
+    return await fn(drizzleWs({ client: pool, schema }));
+  } finally {
+    await pool.end().catch(() => {});
+  }
+}
+
 /** A long-lived pool for a Durable Object (one per object lifetime). */
 export function createPool(env: DbEnv): { db: TxDb; pool: Pool } {
   configureDriver(env);
-  const pool = new Pool({ connectionString: requireUrl(env), max: 2 });
+  const pool = newPool(env, 2);
   return { db: drizzleWs({ client: pool, schema }), pool };
 }
 

@@ -6,7 +6,7 @@
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
-import { users } from "../../migrations/schema.ts";
+import { meetings, users } from "../../migrations/schema.ts";
 import { IDENTITY_HEADER, type RoomIdentity } from "../../durable-objects/room/protocol.ts";
 import { getDb } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -26,13 +26,32 @@ export async function forwardToRoom(request: Request, stub: DurableObjectStub, i
   return stub.fetch(new Request(request.url, { headers, method: "GET" }));
 }
 
-export const roomRoutes = new Hono<AppEnv>().get("/teams/:teamId/ws", async (c) => {
+async function displayName(env: Env, userId: string, fallback: string): Promise<string> {
+  const [user] = await getDb(env).select({ displayName: users.displayName }).from(users).where(eq(users.id, userId));
+  return user?.displayName ?? fallback;
+}
+
+export const roomRoutes = new Hono<AppEnv>()
+  .get("/meetings/:meetingId/ws", async (c) => {
+    const auth = requireUser(c);
+    const id = TeamIdSchema.safeParse(c.req.param("meetingId"));
+    if (!id.success) throw new ApiError("MEETING_NOT_FOUND", "No such meeting.");
+    const db = getDb(c.env);
+    const [meeting] = await db.select({ teamId: meetings.teamId }).from(meetings).where(eq(meetings.id, id.data));
+    if (!meeting) throw new ApiError("MEETING_NOT_FOUND", "No such meeting.");
+    const role = await requireTeamRole(db, meeting.teamId, auth.userId, "viewer").catch((e: unknown) => {
+      if (e instanceof ApiError && e.code === "TEAM_NOT_FOUND") throw new ApiError("MEETING_NOT_FOUND", "No such meeting.");
+      throw e;
+    });
+    const stub = c.env.MEETING_ROOM.get(c.env.MEETING_ROOM.idFromName(id.data));
+    return forwardToRoom(c.req.raw, stub, { userId: auth.userId, name: auth.name, displayName: await displayName(c.env, auth.userId, auth.name), role });
+  })
+  .get("/teams/:teamId/ws", async (c) => {
   const auth = requireUser(c);
   const teamId = TeamIdSchema.safeParse(c.req.param("teamId"));
   if (!teamId.success) throw new ApiError("TEAM_NOT_FOUND", "No such team.");
   const db = getDb(c.env);
   const role = await requireTeamRole(db, teamId.data, auth.userId, "viewer");
-  const [user] = await db.select({ displayName: users.displayName }).from(users).where(eq(users.id, auth.userId));
   const stub = c.env.TEAM_ROOM.get(c.env.TEAM_ROOM.idFromName(teamId.data));
-  return forwardToRoom(c.req.raw, stub, { userId: auth.userId, name: auth.name, displayName: user?.displayName ?? auth.name, role });
+  return forwardToRoom(c.req.raw, stub, { userId: auth.userId, name: auth.name, displayName: await displayName(c.env, auth.userId, auth.name), role });
 });

@@ -1,0 +1,96 @@
+/**
+ * The meeting room's wire protocol (DESIGN §5): commands a client may send and the events the
+ * MeetingRoom publishes. Every event carries `seq` (clients de-duplicate by it) and `at`.
+ * Runtime-neutral; the site validates incoming frames with these schemas.
+ */
+import { z } from "zod";
+import { PresenceEntrySchema } from "../room/protocol.ts";
+
+export const MeetingClientFrameSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ping") }),
+  z.object({ type: z.literal("start") }),
+  z.object({ type: z.literal("pause") }),
+  z.object({ type: z.literal("resume") }),
+  z.object({ type: z.literal("cancel") }),
+  z.object({ type: z.literal("interject"), text: z.string().trim().min(1).max(4000) }),
+]);
+export type MeetingClientFrame = z.infer<typeof MeetingClientFrameSchema>;
+
+export const MEETING_STATUSES = ["pending", "running", "paused", "completed", "failed", "cancelled"] as const;
+export type MeetingStatus = (typeof MEETING_STATUSES)[number];
+
+export const UsageSchema = z.object({
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  cacheCreationTokens: z.number().int(),
+  cacheReadTokens: z.number().int(),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+
+/** One finished turn or human interjection, as stored and sent. */
+export const MeetingMessageSchema = z.object({
+  position: z.number().int(),
+  turnIndex: z.number().int().nullable(),
+  round: z.number().int().nullable(),
+  kind: z.string(),
+  speaker: z.string(),
+  authorId: z.string().nullable(),
+  text: z.string(),
+  model: z.string().nullable(),
+  usage: UsageSchema,
+  costUsd: z.number(),
+  createdAt: z.string(),
+});
+export type MeetingMessage = z.infer<typeof MeetingMessageSchema>;
+
+const base = { seq: z.number().int(), at: z.number() };
+
+export const MeetingStateSchema = z.object({
+  status: z.enum(MEETING_STATUSES),
+  completedTurns: z.number().int(),
+  totalTurns: z.number().int(),
+  costUsd: z.number(),
+  provider: z.enum(["anthropic", "offline"]).nullable(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+});
+export type MeetingState = z.infer<typeof MeetingStateSchema>;
+
+export const MeetingEventSchema = z.discriminatedUnion("type", [
+  z.object({ ...base, type: z.literal("presence"), viewers: z.array(PresenceEntrySchema) }),
+  z.object({ ...base, type: z.literal("meeting_state"), ...MeetingStateSchema.shape }),
+  z.object({ ...base, type: z.literal("round_start"), round: z.number().int(), rounds: z.number().int() }),
+  z.object({
+    ...base,
+    type: z.literal("agent_speaking"),
+    turnIndex: z.number().int(),
+    round: z.number().int(),
+    kind: z.string(),
+    speaker: z.string(),
+    model: z.string(),
+  }),
+  /** Coalesced text deltas of the turn being spoken (not one frame per token). */
+  z.object({ ...base, type: z.literal("token"), turnIndex: z.number().int(), text: z.string() }),
+  z.object({ ...base, type: z.literal("message"), message: MeetingMessageSchema }),
+  z.object({ ...base, type: z.literal("round_complete"), round: z.number().int() }),
+  z.object({
+    ...base,
+    type: z.literal("meeting_complete"),
+    summaryText: z.string(),
+    summary: z.record(z.string(), z.unknown()),
+    costUsd: z.number(),
+  }),
+  z.object({ ...base, type: z.literal("error"), code: z.string(), message: z.string() }),
+]);
+export type MeetingEvent = z.infer<typeof MeetingEventSchema>;
+
+/** Stable codes a meeting fails or refuses with. */
+export type MeetingErrorCode =
+  | "BUDGET_EXCEEDED"
+  | "PROVIDER_RATE_LIMITED"
+  | "PROVIDER_OVERLOADED"
+  | "PROVIDER_UNAVAILABLE"
+  | "PROVIDER_ERROR"
+  | "KEY_UNAVAILABLE"
+  | "RATE_LIMITED"
+  | "INVALID_STATE";
