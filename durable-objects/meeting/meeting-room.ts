@@ -73,7 +73,7 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS messages (position INTEGER PRIMARY KEY, json TEXT NOT NULL)");
     this.#tokens = new TokenCoalescer({
       viewers: () => this.ctx.getWebSockets().length,
-      flush: (turnIndex, text) => this.publish("token", { turnIndex, text }),
+      flush: (turnIndex, text, firstAt) => this.publish("token", { turnIndex, text, firstAt }),
     });
     // A running meeting always has its next step scheduled, also after a crash or a deploy.
     void ctx.blockConcurrencyWhile(async () => {

@@ -70,7 +70,8 @@ export const MeetingEventSchema = z.discriminatedUnion("type", [
     model: z.string(),
   }),
   /** Coalesced text deltas of the turn being spoken (not one frame per token). */
-  z.object({ ...base, type: z.literal("token"), turnIndex: z.number().int(), text: z.string() }),
+  /** `firstAt`: when the first of these tokens reached the room (for latency measurements). */
+  z.object({ ...base, type: z.literal("token"), turnIndex: z.number().int(), text: z.string(), firstAt: z.number().optional() }),
   z.object({ ...base, type: z.literal("message"), message: MeetingMessageSchema }),
   z.object({ ...base, type: z.literal("round_complete"), round: z.number().int() }),
   z.object({

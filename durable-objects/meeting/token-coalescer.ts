@@ -10,8 +10,8 @@ export function flushIntervalMs(viewers: number): number {
 }
 
 export interface TokenCoalescerOptions {
-  /** sends one coalesced delta */
-  flush: (turnIndex: number, text: string) => void;
+  /** sends one coalesced delta; `firstAt` is when its first token reached the room (ms) */
+  flush: (turnIndex: number, text: string, firstAt: number) => void;
   /** current number of viewers */
   viewers: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
@@ -20,6 +20,7 @@ export interface TokenCoalescerOptions {
 
 export class TokenCoalescer {
   #buffer = "";
+  #firstAt = 0;
   #turnIndex = -1;
   #timer: unknown;
   readonly #options: TokenCoalescerOptions;
@@ -31,6 +32,7 @@ export class TokenCoalescer {
   push(turnIndex: number, text: string): void {
     if (turnIndex !== this.#turnIndex) this.flushNow();
     this.#turnIndex = turnIndex;
+    if (this.#buffer.length === 0) this.#firstAt = Date.now();
     this.#buffer += text;
     if (this.#timer === undefined) {
       const set = this.#options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
@@ -50,7 +52,7 @@ export class TokenCoalescer {
     if (this.#buffer.length > 0) {
       const text = this.#buffer;
       this.#buffer = "";
-      this.#options.flush(this.#turnIndex, text);
+      this.#options.flush(this.#turnIndex, text, this.#firstAt);
     }
   }
 
