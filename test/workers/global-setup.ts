@@ -7,14 +7,6 @@ import type { TestProject } from "vitest/node";
 import { createTestDatabase, spawnLocalDb } from "../helpers/local-db-process.ts";
 import { startAnthropicStandIn } from "../stand-ins/anthropic-server.ts";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    workerVars: { DATABASE_URL: string; NEON_WS_PROXY: string; NEON_HTTP_ENDPOINT: string };
-    databaseKind: "pglite" | "postgres";
-    /** the Anthropic Messages API stand-in; keys "sk-ant-test-*" each get their own script */
-    anthropicUrl: string;
-  }
-}
 
 export default async function setup(project: TestProject) {
   const serverUrl = process.env.DATABASE_URL;
