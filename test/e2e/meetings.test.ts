@@ -1,0 +1,97 @@
+/**
+ * End to end in Chromium against `npm start`'s stack: one browser sets up and runs a meeting
+ * (offline model: no key anywhere), a second browser watches it stream live, and both end with
+ * the same final transcript and summary.
+ */
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchBrowser } from "../helpers/browser.ts";
+import { type Stack, startStack } from "../helpers/stack.ts";
+
+let stack: Stack;
+const closers: (() => Promise<void>)[] = [];
+
+async function newPage(): Promise<Page> {
+  const browser = await launchBrowser();
+  closers.push(browser.close);
+  const page = await browser.context.newPage();
+  page.setDefaultTimeout(20_000);
+  return page;
+}
+
+async function register(page: Page, username: string): Promise<void> {
+  await page.goto(`${stack.url}/register`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Email").fill(`${username}@example.test`);
+  await page.getByLabel("Password", { exact: true }).fill("a long enough password");
+  await page.getByRole("button", { name: /create account|register/i }).click();
+  await page.getByRole("heading", { name: /teams/i }).waitFor();
+}
+
+const transcriptOf = (page: Page) =>
+  page.getByTestId("transcript").getByTestId("message").evaluateAll((els) => els.map((e) => (e as HTMLElement).innerText.trim()));
+
+describe("live meetings in the browser", () => {
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+
+  afterAll(async () => {
+    for (const close of closers) await close().catch(() => {});
+    await stack?.stop();
+  });
+
+  it("one browser runs a meeting, a second watches it stream live and sees the same final transcript", async () => {
+    const suffix = Date.now().toString(36);
+    const runner = await newPage();
+    const watcher = await newPage();
+    await register(watcher, `watch${suffix}`);
+    await register(runner, `run${suffix}`);
+
+    await runner.getByLabel("Team name").fill("Virtual lab");
+    await runner.getByRole("button", { name: /create team/i }).click();
+    await runner.getByRole("link", { name: "Virtual lab" }).click();
+    await runner.getByLabel("Title").fill("Immunologist");
+    await runner.getByLabel("Expertise").fill("antibody engineering");
+    await runner.getByLabel("Goal").fill("design nanobodies");
+    await runner.getByLabel("Role", { exact: true }).fill("propose binders");
+    await runner.getByLabel("Model").fill("claude-sonnet-4-6");
+    await runner.getByRole("button", { name: /add agent/i }).click();
+    await runner.getByText("Immunologist").first().waitFor();
+    await runner.getByLabel(/username or email/i).fill(`watch${suffix}`);
+    await runner.getByRole("button", { name: /add member/i }).click();
+    await runner.getByTestId("members").getByText(`watch${suffix}`).waitFor();
+
+    await runner.getByRole("link", { name: /new meeting/i }).click();
+    await runner.getByLabel("Agenda").fill("Which nanobody scaffold should we use?");
+    await runner.getByLabel("Rounds").fill("2");
+    await runner.getByRole("button", { name: /create meeting/i }).click();
+    await runner.getByTestId("meeting-status").waitFor();
+    const meetingUrl = runner.url();
+    expect(meetingUrl).toMatch(/\/meetings\/[0-9a-f-]{36}$/);
+
+    // The watcher opens the meeting before it starts.
+    await watcher.goto(meetingUrl);
+    await watcher.getByTestId("meeting-status").waitFor();
+    await runner.getByTestId("presence").getByTestId("presence-user").filter({ hasText: `watch${suffix}` }).waitFor();
+
+    await runner.getByRole("button", { name: /^start/i }).click();
+    // Live: the watcher sees text streaming in before the meeting is over.
+    await watcher.getByTestId("streaming").waitFor({ timeout: 30_000 });
+    await expect.poll(() => watcher.getByTestId("meeting-status").innerText(), { timeout: 60_000 }).toMatch(/completed/i);
+    await expect.poll(() => runner.getByTestId("meeting-status").innerText(), { timeout: 60_000 }).toMatch(/completed/i);
+    await watcher.getByTestId("summary").waitFor();
+    await expect(watcher.getByTestId("offline-badge").first().isVisible()).resolves.toBe(true);
+
+    const seenByRunner = await transcriptOf(runner);
+    const seenByWatcher = await transcriptOf(watcher);
+    // An individual meeting with the critic: 2 rounds × (answer + critique) + final answer.
+    expect(seenByRunner).toHaveLength(5);
+    expect(seenByWatcher).toEqual(seenByRunner);
+
+    // A reload rebuilds the same transcript from the replay.
+    await watcher.reload();
+    await watcher.getByTestId("summary").waitFor();
+    expect(await transcriptOf(watcher)).toEqual(seenByRunner);
+  });
+});
