@@ -42,7 +42,9 @@ function configureDriver(env: DbEnv): void {
  */
 function newPool(env: DbEnv, max: number): Pool {
   const pool = new Pool({ connectionString: requireUrl(env), max });
-  pool.on("error", (e: Error) => console.warn("postgres pool connection closed:", e.message));
+  pool.on("error", (e: Error) => {
+    if (!(pool as unknown as { ending?: boolean }).ending) console.warn("postgres pool connection closed:", e.message);
+  });
   return pool;
 }
 

@@ -14,7 +14,7 @@ import type { AppEnv } from "../lib/router.ts";
 import { requireUser } from "../middleware/auth.ts";
 import { requireTeamRole } from "../services/team-access.ts";
 
-const TeamIdSchema = z.uuid();
+const UuidSchema = z.uuid();
 
 /** Forwards an authenticated upgrade to a room stub. */
 export async function forwardToRoom(request: Request, stub: DurableObjectStub, identity: RoomIdentity): Promise<Response> {
@@ -34,7 +34,7 @@ async function displayName(env: Env, userId: string, fallback: string): Promise<
 export const roomRoutes = new Hono<AppEnv>()
   .get("/meetings/:meetingId/ws", async (c) => {
     const auth = requireUser(c);
-    const id = TeamIdSchema.safeParse(c.req.param("meetingId"));
+    const id = UuidSchema.safeParse(c.req.param("meetingId"));
     if (!id.success) throw new ApiError("MEETING_NOT_FOUND", "No such meeting.");
     const db = getDb(c.env);
     const [meeting] = await db.select({ teamId: meetings.teamId }).from(meetings).where(eq(meetings.id, id.data));
@@ -48,7 +48,7 @@ export const roomRoutes = new Hono<AppEnv>()
   })
   .get("/teams/:teamId/ws", async (c) => {
   const auth = requireUser(c);
-  const teamId = TeamIdSchema.safeParse(c.req.param("teamId"));
+  const teamId = UuidSchema.safeParse(c.req.param("teamId"));
   if (!teamId.success) throw new ApiError("TEAM_NOT_FOUND", "No such team.");
   const db = getDb(c.env);
   const role = await requireTeamRole(db, teamId.data, auth.userId, "viewer");
