@@ -258,3 +258,106 @@ export const userApiKeys = pgTable(
 );
 
 export type MeetingRowType = typeof meetings.$inferSelect;
+
+// ── Lab desktops ──────────────────────────────────────────────────────────────────────────
+
+/** Admin-managed desktop templates users start sessions from. */
+export const desktopTemplates = pgTable("desktop_templates", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: text("name").notNull(),
+  description: text("description").notNull().default(""),
+  kind: text("kind", { enum: ["container", "vm"] }).notNull(),
+  /** container image reference, or a vm_images id for a VM */
+  image: text("image").notNull(),
+  cpu: real("cpu").notNull().default(1),
+  memoryMb: integer("memory_mb").notNull().default(2048),
+  runtimeClass: text("runtime_class"),
+  env: jsonb("env").$type<Record<string, string>>().notNull().default({}),
+  persistentHome: boolean("persistent_home").notNull().default(false),
+  enabled: boolean("enabled").notNull().default(true),
+  createdAt: createdAt(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Uploaded VM disk images, stored in R2 (multipart uploads). */
+export const vmImages = pgTable("vm_images", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: text("name").notNull(),
+  filename: text("filename").notNull(),
+  sizeBytes: real("size_bytes").notNull().default(0),
+  objectKey: text("object_key").notNull(),
+  uploadId: text("upload_id"),
+  status: text("status", { enum: ["uploading", "ready"] }).notNull().default("uploading"),
+  createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
+  createdAt: createdAt(),
+});
+
+/** Deployment-wide desktop settings (one row, id = 1). */
+export const desktopSettings = pgTable("desktop_settings", {
+  id: integer("id").primaryKey().default(1),
+  maxConcurrentSessions: integer("max_concurrent_sessions").notNull().default(50),
+  perUserSessionLimit: integer("per_user_session_limit").notNull().default(2),
+  idleTimeoutMinutes: integer("idle_timeout_minutes").notNull().default(30),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const BRIDGE_STATUSES = ["registered", "online", "offline", "draining"] as const;
+
+/** A node-bridge: one per cluster / Docker host; only its token's hash is stored. */
+export const bridges = pgTable("bridges", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: text("name").notNull(),
+  platform: text("platform", { enum: ["kubernetes", "docker", "local"] }).notNull(),
+  region: text("region").notNull().default("default"),
+  tokenHash: text("token_hash").notNull(),
+  status: text("status", { enum: BRIDGE_STATUSES }).notNull().default("registered"),
+  draining: boolean("draining").notNull().default(false),
+  capacity: integer("capacity").notNull().default(0),
+  version: text("version"),
+  lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true }),
+  createdAt: createdAt(),
+});
+
+export const DESKTOP_STATES = ["requested", "starting", "running", "hibernating", "hibernated", "waking", "stopping", "stopped", "failed"] as const;
+
+export const desktopSessions = pgTable(
+  "desktop_sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    templateId: uuid("template_id").references(() => desktopTemplates.id, { onDelete: "set null" }),
+    templateName: text("template_name").notNull(),
+    bridgeId: uuid("bridge_id").references(() => bridges.id, { onDelete: "set null" }),
+    platform: text("platform", { enum: ["kubernetes", "docker", "local"] }),
+    state: text("state", { enum: DESKTOP_STATES }).notNull().default("requested"),
+    stateDetail: text("state_detail"),
+    lastInputAt: timestamp("last_input_at", { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    stoppedAt: timestamp("stopped_at", { withTimezone: true }),
+  },
+  (t) => [index("desktop_sessions_user_idx").on(t.userId, t.state), index("desktop_sessions_bridge_idx").on(t.bridgeId, t.state)],
+);
+
+export const COMMAND_STATUSES = ["pending", "sent", "ack", "completed", "failed"] as const;
+
+/** Commands to bridges; the id is the idempotency key the bridge sees. */
+export const bridgeCommands = pgTable(
+  "bridge_commands",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    bridgeId: uuid("bridge_id")
+      .notNull()
+      .references(() => bridges.id, { onDelete: "cascade" }),
+    sessionId: uuid("session_id").references(() => desktopSessions.id, { onDelete: "set null" }),
+    action: text("action", { enum: ["start_session", "stop_session", "hibernate_session", "wake_session"] }).notNull(),
+    status: text("status", { enum: COMMAND_STATUSES }).notNull().default("pending"),
+    result: jsonb("result").$type<Record<string, unknown>>(),
+    error: text("error"),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("bridge_commands_bridge_idx").on(t.bridgeId, t.status)],
+);
