@@ -415,7 +415,7 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
     const created = await createMeeting(this.env, db, {
       teamId: meta.teamId,
       createdBy: meta.startedBy,
-      title: `Merge: ${meta.title}`,
+      title: `Merge: ${(meta.mergeBase.agenda.split("\n")[0] ?? "").trim().slice(0, 110)}`,
       config,
       mergeGroupId: meta.mergeGroupId,
       mergeRole: "merge",

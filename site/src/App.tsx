@@ -7,8 +7,11 @@ import { AdminLayout } from "./pages/AdminLayout.tsx";
 import { AdminUsersPage } from "./pages/AdminUsersPage.tsx";
 import { ChangePasswordPage } from "./pages/ChangePasswordPage.tsx";
 import { LoginPage } from "./pages/LoginPage.tsx";
+import { MeetingPage } from "./pages/MeetingPage.tsx";
+import { MeetingSetupPage } from "./pages/MeetingSetupPage.tsx";
 import { NotFoundPage } from "./pages/NotFoundPage.tsx";
 import { RegisterPage } from "./pages/RegisterPage.tsx";
+import { SettingsPage } from "./pages/SettingsPage.tsx";
 import { TeamPage } from "./pages/TeamPage.tsx";
 import { TeamsPage } from "./pages/TeamsPage.tsx";
 
@@ -21,6 +24,9 @@ export function App() {
         <Route path="/" component={() => <Navigate href="/teams" />} />
         <Route path="/teams" component={TeamsPage} />
         <Route path="/teams/:teamId" component={TeamPage} />
+        <Route path="/teams/:teamId/meetings/new" component={MeetingSetupPage} />
+        <Route path="/meetings/:meetingId" component={MeetingPage} />
+        <Route path="/settings" component={SettingsPage} />
         <Route path="/account/password" component={ChangePasswordPage} />
         <Route path="/admin" component={AdminLayout}>
           <Route path="/" component={() => <Navigate href="/admin/users" />} />

@@ -63,8 +63,13 @@ describe("live meetings in the browser", () => {
     await runner.getByTestId("members").getByText(`watch${suffix}`).waitFor();
 
     await runner.getByRole("link", { name: /new meeting/i }).click();
+    await runner.getByText("Individual meeting", { exact: true }).click();
     await runner.getByLabel("Agenda").fill("Which nanobody scaffold should we use?");
+    await runner.getByLabel("Member", { exact: true }).selectOption({ label: "Immunologist" });
     await runner.getByLabel("Rounds").fill("2");
+    // Start it by hand once the watcher is there.
+    await runner.getByText("Start now", { exact: true }).click();
+    await expect(runner.getByLabel("Start now").isChecked()).resolves.toBe(false);
     await runner.getByRole("button", { name: /create meeting/i }).click();
     await runner.getByTestId("meeting-status").waitFor();
     const meetingUrl = runner.url();

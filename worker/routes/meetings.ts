@@ -6,7 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Context } from "hono";
-import { agents, meetings, type TeamRole, usageLedger } from "../../migrations/schema.ts";
+import { agents, meetings, TEAM_ROLES, type TeamRole, usageLedger } from "../../migrations/schema.ts";
 import { BranchError, branchMeeting } from "../../durable-objects/meeting/branch.ts";
 import {
   type Agent,
@@ -18,7 +18,7 @@ import {
 import { createMeeting } from "../../durable-objects/meeting/meeting-factory.ts";
 import { type AnyDb, loadTranscript } from "../../durable-objects/meeting/meeting-records.ts";
 import { parallelCopies } from "../../durable-objects/meeting/parallel-merge.ts";
-import { MeetingMessageSchema } from "../../durable-objects/meeting/protocol.ts";
+import { MEETING_STATUSES, MeetingMessageSchema } from "../../durable-objects/meeting/protocol.ts";
 import { renderSummaryForContext } from "../../durable-objects/meeting/summary.ts";
 import { planMeeting } from "../../durable-objects/meeting/turn-plan.ts";
 import { toTranscript } from "../../durable-objects/meeting/meeting-room.ts";
@@ -60,8 +60,8 @@ export const MeetingSchema = z
     teamId: z.string(),
     title: z.string(),
     type: z.enum(["team", "individual"]),
-    status: z.string(),
-    provider: z.string().nullable(),
+    status: z.enum(MEETING_STATUSES),
+    provider: z.enum(["anthropic", "offline"]).nullable(),
     totalTurns: z.number().int(),
     completedTurns: z.number().int(),
     costUsd: z.number(),
@@ -74,7 +74,7 @@ export const MeetingSchema = z
     parentMeetingId: z.string().nullable(),
     branchTurnIndex: z.number().int().nullable(),
     mergeGroupId: z.string().nullable(),
-    mergeRole: z.string().nullable(),
+    mergeRole: z.enum(["copy", "merge"]).nullable(),
     config: z.record(z.string(), z.unknown()),
     createdBy: z.string().nullable(),
     createdAt: TimestampSchema,
@@ -237,7 +237,7 @@ const getRoute = createRoute({
   tags,
   summary: "One meeting, with the caller's team role",
   request: { params: MeetingParams },
-  responses: { 200: jsonResponse(z.object({ meeting: MeetingSchema, role: z.string() }), "The meeting"), ...errorResponses },
+  responses: { 200: jsonResponse(z.object({ meeting: MeetingSchema, role: z.enum(TEAM_ROLES) }), "The meeting"), ...errorResponses },
 });
 const transcriptRoute = createRoute({
   method: "get",

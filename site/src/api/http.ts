@@ -80,6 +80,46 @@ export interface RequestOptions {
 
 /** Sends one API request and returns its parsed JSON (undefined for 204). */
 export async function apiRequest<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
+  return readBody<T>(await sendWithSession(method, path, options));
+}
+
+export interface DownloadedFile {
+  blob: Blob;
+  /** from Content-Disposition, else undefined */
+  filename: string | undefined;
+}
+
+/**
+ * Fetches a file the API serves as a download (e.g. a meeting export) through the same session
+ * handling as JSON requests, so an expired access token is refreshed instead of saving an error.
+ */
+export async function apiDownload(path: string, options: Omit<RequestOptions, "body"> = {}): Promise<DownloadedFile> {
+  const response = await sendWithSession("GET", path, { ...options, accept: "*/*" });
+  if (!response.ok) {
+    const error = await errorFrom(response);
+    if (error.code === "PASSWORD_CHANGE_REQUIRED") hooks?.onPasswordChangeRequired();
+    throw error;
+  }
+  return { blob: await response.blob(), filename: filenameFrom(response.headers.get("Content-Disposition")) };
+}
+
+/** `attachment; filename="x.md"` or RFC 5987 `filename*=UTF-8''x.md`. */
+function filenameFrom(disposition: string | null): string | undefined {
+  if (!disposition) return undefined;
+  const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(disposition);
+  if (extended?.[1]) {
+    try {
+      return decodeURIComponent(extended[1].trim());
+    } catch {
+      // fall through to the plain form
+    }
+  }
+  const plain = /filename\s*=\s*"?([^";]+)"?/.exec(disposition);
+  return plain?.[1]?.trim() || undefined;
+}
+
+/** Sends a request, refreshing the session once when the access token has expired. */
+async function sendWithSession(method: HttpMethod, path: string, options: SendOptions): Promise<Response> {
   const csrfBefore = readCookie(CSRF_COOKIE);
   let response = await send(method, path, options);
   if (response.status === 401 && !options.noRefresh) {
@@ -99,7 +139,7 @@ export async function apiRequest<T>(method: HttpMethod, path: string, options: R
       throw again;
     }
   }
-  return readBody<T>(response);
+  return response;
 }
 
 async function readBody<T>(response: Response): Promise<T> {
@@ -139,8 +179,13 @@ function buildUrl(path: string, query: Record<string, QueryValue> | undefined): 
   return qs ? `${path}?${qs}` : path;
 }
 
-async function send(method: HttpMethod, path: string, options: RequestOptions): Promise<Response> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+interface SendOptions extends RequestOptions {
+  /** Accept header; JSON unless downloading a file */
+  accept?: string;
+}
+
+async function send(method: HttpMethod, path: string, options: SendOptions): Promise<Response> {
+  const headers: Record<string, string> = { Accept: options.accept ?? "application/json" };
   let body: string | undefined;
   if (method !== "GET") {
     headers["Content-Type"] = "application/json";

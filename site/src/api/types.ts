@@ -3,9 +3,11 @@
  * schemas in worker/routes/*.ts (the Worker's `AppType` cannot be imported here: it pulls
  * Workers-only globals into the DOM program). Keep these in step with the schemas.
  */
+import type { MeetingConfig } from "../../../durable-objects/meeting/meeting-config.ts";
+import type { MeetingMessage, MeetingStatus } from "../../../durable-objects/meeting/protocol.ts";
 import type { PresenceEntry } from "../../../durable-objects/room/protocol.ts";
 
-export type { PresenceEntry };
+export type { MeetingConfig, MeetingMessage, MeetingStatus, PresenceEntry };
 
 /** worker/routes/teams.ts `TeamRole` (same values as the room roles). */
 export type TeamRole = PresenceEntry["role"];
@@ -148,4 +150,117 @@ export interface AuditQuery {
 export interface AuditPage {
   entries: AuditEntry[];
   nextBefore: number | null;
+}
+
+export type MeetingType = "team" | "individual";
+export type MeetingProvider = "anthropic" | "offline";
+
+/** worker/routes/meetings.ts `MeetingSchema`. */
+export interface Meeting {
+  id: string;
+  teamId: string;
+  title: string;
+  type: MeetingType;
+  status: MeetingStatus;
+  provider: MeetingProvider | null;
+  totalTurns: number;
+  completedTurns: number;
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  summaryText: string | null;
+  /** the structured summary (durable-objects/meeting/summary.ts `MeetingSummarySchema`) */
+  summary: Record<string, unknown> | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  parentMeetingId: string | null;
+  branchTurnIndex: number | null;
+  mergeGroupId: string | null;
+  mergeRole: "copy" | "merge" | null;
+  config: MeetingConfig;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  createdBy: string | null;
+}
+
+/** `CreateMeetingInput`. Agents are referred to by id; `builtin:*` ids name the built-in agents. */
+export interface MeetingInput {
+  type: MeetingType;
+  agenda: string;
+  agendaQuestions?: string[];
+  agendaRules?: string[];
+  contexts?: string[];
+  /** finished meetings of this team whose summaries feed this one */
+  earlierMeetingIds?: string[];
+  rounds: number;
+  temperature?: number;
+  /** team meetings */
+  leadAgentId?: string;
+  memberAgentIds?: string[];
+  /** individual meetings */
+  memberAgentId?: string;
+  critic?: boolean;
+  criticAgentId?: string;
+  maxCostUsd?: number;
+  start?: boolean;
+}
+
+/** `ParallelMeetingInput`: K copies at a creative temperature, merged when all finish. */
+export interface ParallelMeetingInput extends MeetingInput {
+  copies: number;
+}
+
+export interface ParallelMeetings {
+  groupId: string;
+  meetings: Meeting[];
+}
+
+/** `BranchInput`: a new meeting continuing from a finished turn with changed parameters. */
+export interface BranchInput {
+  fromTurnIndex: number;
+  rounds?: number;
+  temperature?: number;
+  agenda?: string;
+  agendaQuestions?: string[];
+  agendaRules?: string[];
+  contexts?: string[];
+  maxCostUsd?: number;
+  start?: boolean;
+}
+
+export interface MeetingWithRole {
+  meeting: Meeting;
+  role: TeamRole;
+}
+
+export interface MeetingSummaryResponse {
+  summaryText: string | null;
+  summary: Record<string, unknown> | null;
+}
+
+export interface MeetingUsage {
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  calls: number;
+}
+
+export interface UserUsage extends MeetingUsage {
+  byModel: { model: string; costUsd: number; calls: number }[];
+}
+
+export type ApiKeyProvider = "anthropic";
+
+/** worker/routes/api-keys.ts: the key itself is never returned, only its last characters. */
+export interface ApiKeyInfo {
+  provider: ApiKeyProvider;
+  hint: string;
+  updatedAt: string;
+}
+
+export interface ApiKeyList {
+  keys: ApiKeyInfo[];
+  /** whether the deployment has its own Anthropic key to fall back on */
+  deploymentKey: boolean;
 }

@@ -85,6 +85,11 @@ function Header() {
                   Teams
                 </A>
               </li>
+              <li>
+                <A href="/settings" activeClass="active">
+                  Settings
+                </A>
+              </li>
               <Show when={user()?.isAdmin}>
                 <li>
                   <A href="/admin" activeClass="active">

@@ -1,11 +1,11 @@
 /**
- * "Viewing now": everyone who has this team open, live over the team's presence socket.
- * The socket lives as long as this component.
+ * Who has this team open, live over the team's presence socket. The socket lives as long as
+ * this component.
  */
-import { createSignal, For, onCleanup, onMount, Show } from "solid-js";
+import { createSignal, onCleanup, onMount } from "solid-js";
 import type { PresenceEntry } from "../api/types.ts";
 import { connectPresence, type PresenceSocket, type PresenceStatus } from "../lib/presence-socket.ts";
-import { Avatar } from "./Avatar.tsx";
+import { PresenceView } from "./PresenceView.tsx";
 
 export interface PresenceListProps {
   teamId: string;
@@ -13,13 +13,6 @@ export interface PresenceListProps {
   /** see PresenceSocketOptions.beforeReconnect */
   beforeReconnect?: () => Promise<void>;
 }
-
-const STATUS_TEXT: Record<PresenceStatus, string> = {
-  connecting: "Connecting…",
-  open: "Live",
-  reconnecting: "Reconnecting…",
-  closed: "Offline",
-};
 
 export function PresenceList(props: PresenceListProps) {
   const [viewers, setViewers] = createSignal<PresenceEntry[]>([]);
@@ -36,37 +29,5 @@ export function PresenceList(props: PresenceListProps) {
   });
   onCleanup(() => socket?.close());
 
-  return (
-    <section class="presence" aria-labelledby="presence-label">
-      <span class="presence-label" id="presence-label">
-        Viewing now:
-      </span>
-      <ul class="presence-list" data-testid="presence">
-        <For each={viewers()}>
-          {(viewer) => {
-            const isSelf = () => viewer.userId === props.selfId;
-            return (
-              <li
-                class="presence-user"
-                classList={{ "presence-self": isSelf() }}
-                data-testid="presence-user"
-                data-user-id={viewer.userId}
-                title={viewer.connections > 1 ? `${viewer.connections} tabs open` : undefined}
-              >
-                <Avatar id={viewer.userId} name={viewer.displayName || viewer.name} size="small" />
-                <span class="presence-name">{viewer.displayName || viewer.name}</span>
-                <span class="muted">@{viewer.name}</span>
-                <Show when={isSelf()}>
-                  <span class="badge badge-you">you</span>
-                </Show>
-              </li>
-            );
-          }}
-        </For>
-      </ul>
-      <span class="presence-status" classList={{ "presence-live": status() === "open" }} role="status">
-        {STATUS_TEXT[status()]}
-      </span>
-    </section>
-  );
+  return <PresenceView viewers={viewers()} status={status()} selfId={props.selfId} />;
 }

@@ -45,3 +45,18 @@ export function localInputToIso(value: string): string | undefined {
   const d = new Date(value);
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
+
+/** Dollars with enough digits to show small per-turn costs ($0.0042), cents once it is larger. */
+export function formatUsd(amount: number): string {
+  if (!Number.isFinite(amount)) return "—";
+  if (amount === 0) return "$0.00";
+  const digits = Math.abs(amount) < 0.01 ? 4 : Math.abs(amount) < 1 ? 3 : 2;
+  return `$${amount.toFixed(digits)}`;
+}
+
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+
+/** A token count with grouping ("12,345"). */
+export function formatCount(n: number): string {
+  return integer.format(n);
+}

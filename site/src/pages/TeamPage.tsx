@@ -1,10 +1,11 @@
-/** One team: its details, who is viewing it now, its members and its agents. */
+/** One team: its details, who is viewing it now, its meetings, its members and its agents. */
 import { A, useNavigate, useParams } from "@solidjs/router";
 import { createResource, Match, Show, Switch } from "solid-js";
 import { isApiError } from "../api/http.ts";
 import { getTeam, listAgents, listMembers } from "../api/teams-api.ts";
 import { AgentsSection } from "../components/AgentsSection.tsx";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { MeetingsSection } from "../components/MeetingsSection.tsx";
 import { MembersSection } from "../components/MembersSection.tsx";
 import { PresenceList } from "../components/PresenceList.tsx";
 import { TeamSettings } from "../components/TeamSettings.tsx";
@@ -68,6 +69,7 @@ export function TeamPage() {
               <Show when={teamId()} keyed>
                 {(id) => <PresenceList teamId={id} selfId={currentUser()?.id} beforeReconnect={checkTeamBeforeReconnect} />}
               </Show>
+              <MeetingsSection teamId={t().id} canEdit={role() === "owner" || role() === "editor"} />
               <div class="team-columns">
                 <AgentsSection
                   teamId={t().id}

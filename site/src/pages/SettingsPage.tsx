@@ -1,0 +1,211 @@
+/**
+ * The caller's own settings: their Anthropic API key (stored encrypted, never shown again, only
+ * its last characters) and what their meetings have cost so far.
+ */
+import { createResource, createSignal, createUniqueId, For, Match, Show, Switch } from "solid-js";
+import { getUsage, listApiKeys, removeApiKey, saveApiKey } from "../api/account-api.ts";
+import { ConfirmButton } from "../components/ConfirmButton.tsx";
+import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { formatCount, formatDateTime, formatUsd } from "../lib/format.ts";
+import { usePageTitle } from "../lib/page-title.ts";
+
+export function SettingsPage() {
+  usePageTitle(() => "Settings");
+  return (
+    <div class="page">
+      <h1 class="page-heading">Settings</h1>
+      <ApiKeySection />
+      <UsageSection />
+    </div>
+  );
+}
+
+function ApiKeySection() {
+  const [keys, { refetch, mutate }] = createResource(listApiKeys);
+  const [error, setError] = createSignal<unknown>();
+  const [notice, setNotice] = createSignal<string>();
+  const [busy, setBusy] = createSignal(false);
+  const hintId = createUniqueId();
+  const anthropic = () => keys.latest?.keys.find((k) => k.provider === "anthropic");
+
+  async function onSave(event: SubmitEvent) {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const apiKey = String(new FormData(form).get("apiKey") ?? "").trim();
+    if (!apiKey) return;
+    setBusy(true);
+    setError(undefined);
+    setNotice(undefined);
+    try {
+      const saved = await saveApiKey("anthropic", apiKey);
+      mutate((list) => list && { ...list, keys: [...list.keys.filter((k) => k.provider !== "anthropic"), saved] });
+      form.reset();
+      setNotice(`Key ending in ${saved.hint.replace(/^…/, "")} saved. New meetings you start use it.`);
+    } catch (e: unknown) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function onRemove() {
+    setError(undefined);
+    setNotice(undefined);
+    try {
+      await removeApiKey("anthropic");
+      mutate((list) => list && { ...list, keys: list.keys.filter((k) => k.provider !== "anthropic") });
+      setNotice("Key removed.");
+    } catch (e: unknown) {
+      setError(e);
+    }
+  }
+
+  return (
+    <section class="card" aria-labelledby="api-key-heading" data-testid="api-key-settings">
+      <h2 id="api-key-heading">Your API key</h2>
+      <Switch>
+        <Match when={keys.error}>
+          <ErrorAlert error={keys.error} title="Could not load your API keys." />
+          <button type="button" class="button" onClick={() => void refetch()}>
+            Try again
+          </button>
+        </Match>
+        <Match when={!keys.latest}>
+          <p class="muted" role="status">
+            Loading…
+          </p>
+        </Match>
+        <Match when={keys.latest}>
+          {(list) => (
+            <>
+              <Show
+                when={anthropic()}
+                fallback={
+                  <p data-testid="api-key-status">
+                    <span class="badge">not set</span> You have no Anthropic API key stored.
+                  </p>
+                }
+              >
+                {(key) => (
+                  <div class="key-status">
+                    <p data-testid="api-key-status">
+                      <span class="badge badge-active">set</span> Your key ending in <code>{key().hint}</code> is stored (updated{" "}
+                      {formatDateTime(key().updatedAt)}).
+                    </p>
+                    <ConfirmButton label="Remove" ariaLabel="Remove API key" confirmLabel="Yes, remove my key" onConfirm={onRemove} />
+                  </div>
+                )}
+              </Show>
+              <p class="muted" id={hintId}>
+                Meetings you start call Claude with your key. Without one,{" "}
+                {list().deploymentKey
+                  ? "they use this deployment's own key."
+                  : "they would use the deployment's key, but none is configured here, so they run on the offline model: clearly labelled placeholder text, free."}{" "}
+                The key is stored encrypted and never shown again; only its last characters are.
+              </p>
+            </>
+          )}
+        </Match>
+      </Switch>
+      <form class="form form-inline" aria-label="Save API key" onSubmit={onSave}>
+        <label class="field">
+          <span class="field-label">Anthropic API key</span>
+          <input
+            name="apiKey"
+            type="password"
+            required
+            autocomplete="off"
+            spellcheck={false}
+            placeholder={anthropic() ? "Paste a new key to replace the stored one" : "sk-ant-…"}
+            aria-describedby={hintId}
+            maxLength={500}
+          />
+        </label>
+        <div class="form-actions">
+          <button type="submit" class="button button-primary" disabled={busy()}>
+            {busy() ? "Saving…" : "Save"}
+          </button>
+        </div>
+      </form>
+      <ErrorAlert error={error()} />
+      <Show when={notice()}>
+        <p class="alert alert-success" role="status">
+          {notice()}
+        </p>
+      </Show>
+    </section>
+  );
+}
+
+function UsageSection() {
+  const [usage, { refetch }] = createResource(getUsage);
+  return (
+    <section class="card" aria-labelledby="usage-heading" data-testid="usage">
+      <h2 id="usage-heading">Your usage</h2>
+      <Switch>
+        <Match when={usage.error}>
+          <ErrorAlert error={usage.error} title="Could not load your usage." />
+          <button type="button" class="button" onClick={() => void refetch()}>
+            Try again
+          </button>
+        </Match>
+        <Match when={!usage.latest}>
+          <p class="muted" role="status">
+            Loading…
+          </p>
+        </Match>
+        <Match when={usage.latest}>
+          {(u) => (
+            <>
+              <dl class="usage-totals">
+                <div>
+                  <dt>Cost</dt>
+                  <dd data-testid="usage-cost">{formatUsd(u().costUsd)}</dd>
+                </div>
+                <div>
+                  <dt>Model calls</dt>
+                  <dd>{formatCount(u().calls)}</dd>
+                </div>
+                <div>
+                  <dt>Input tokens</dt>
+                  <dd>{formatCount(u().inputTokens)}</dd>
+                </div>
+                <div>
+                  <dt>Output tokens</dt>
+                  <dd>{formatCount(u().outputTokens)}</dd>
+                </div>
+              </dl>
+              <Show when={u().byModel.length > 0} fallback={<p class="empty">No model calls yet.</p>}>
+                <div class="table-wrap">
+                  <table class="table">
+                    <caption class="visually-hidden">Usage by model</caption>
+                    <thead>
+                      <tr>
+                        <th scope="col">Model</th>
+                        <th scope="col">Calls</th>
+                        <th scope="col">Cost</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      <For each={u().byModel}>
+                        {(row) => (
+                          <tr>
+                            <td>
+                              <code>{row.model}</code>
+                            </td>
+                            <td>{formatCount(row.calls)}</td>
+                            <td>{formatUsd(row.costUsd)}</td>
+                          </tr>
+                        )}
+                      </For>
+                    </tbody>
+                  </table>
+                </div>
+              </Show>
+            </>
+          )}
+        </Match>
+      </Switch>
+    </section>
+  );
+}
