@@ -28,8 +28,14 @@ async function register(page: Page, username: string): Promise<void> {
   await page.getByRole("heading", { name: /teams/i }).waitFor();
 }
 
+/** Speaker and text of every finished message (controls such as "Branch from here" differ by role). */
 const transcriptOf = (page: Page) =>
-  page.getByTestId("transcript").getByTestId("message").evaluateAll((els) => els.map((e) => (e as HTMLElement).innerText.trim()));
+  page
+    .getByTestId("transcript")
+    .getByTestId("message")
+    .evaluateAll((els) =>
+      els.map((e) => `${e.getAttribute("data-speaker")}: ${(e.querySelector(".md") as HTMLElement | null)?.innerText.trim() ?? ""}`),
+    );
 
 describe("live meetings in the browser", () => {
   beforeAll(async () => {
