@@ -34,7 +34,7 @@ const transcriptOf = (page: Page) =>
     .getByTestId("transcript")
     .getByTestId("message")
     .evaluateAll((els) =>
-      els.map((e) => `${e.getAttribute("data-speaker")}: ${(e.querySelector(".md") as HTMLElement | null)?.innerText.trim() ?? ""}`),
+      els.map((e) => `${e.getAttribute("data-speaker")}: ${(e.querySelector(".md")?.textContent ?? "").replace(/\s+/g, " ").trim()}`),
     );
 
 describe("live meetings in the browser", () => {

@@ -21,12 +21,13 @@ export interface AccessClaims {
   fam: string;
 }
 
-const keyCache = new Map<string, Uint8Array>();
-function signingKey(secret: string): Uint8Array {
+// The imported HMAC key is cached per isolate: importing it on every verify cost ~7% of a request.
+const keyCache = new Map<string, Promise<CryptoKey>>();
+function signingKey(secret: string): Promise<CryptoKey> {
   let key = keyCache.get(secret);
   if (!key) {
     if (secret.length < 32) throw new Error("JWT_SECRET must be at least 32 characters");
-    key = new TextEncoder().encode(secret);
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
     keyCache.set(secret, key);
   }
   return key;
@@ -41,12 +42,12 @@ export async function signAccessToken(secret: string, claims: AccessClaims): Pro
     .setAudience(AUDIENCE)
     .setIssuedAt()
     .setExpirationTime(`${ACCESS_TOKEN_TTL_SECONDS}s`)
-    .sign(signingKey(secret));
+    .sign(await signingKey(secret));
 }
 
 export async function verifyAccessToken(secret: string, token: string): Promise<AccessClaims> {
   try {
-    const { payload } = await jwtVerify(token, signingKey(secret), {
+    const { payload } = await jwtVerify(token, await signingKey(secret), {
       issuer: ISSUER,
       audience: AUDIENCE,
       algorithms: ["HS256"],

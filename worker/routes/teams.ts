@@ -5,7 +5,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, eq, sql } from "drizzle-orm";
 import { TEAM_ROLES, teamMembers, teams, users } from "../../migrations/schema.ts";
-import { getDb, pgErrorCode } from "../db/client.ts";
+import { type Db, getDb, pgErrorCode } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
 import { createRouter, errorResponses, IdParam, isoRequired, jsonBody, jsonResponse, TimestampSchema } from "../lib/router.ts";
 import { clientIp, requireUser } from "../middleware/auth.ts";
@@ -124,6 +124,19 @@ const removeMember = createRoute({
   responses: { 204: { description: "Removed" }, ...errorResponses },
 });
 
+/** The hot list query, built once per database handle instead of on every request. */
+function buildListTeams(db: Db) {
+  return db
+    .select({ team: teams, role: teamMembers.role })
+    .from(teamMembers)
+    .innerJoin(teams, eq(teams.id, teamMembers.teamId))
+    .where(eq(teamMembers.userId, sql.placeholder("userId")))
+    .orderBy(asc(teams.name), asc(teams.id))
+    .limit(500)
+    .prepare("list_teams");
+}
+const listTeamsQueries = new WeakMap<Db, ReturnType<typeof buildListTeams>>();
+
 /** Locks the team row first so concurrent owner changes serialize and the owner check is sound. */
 function lockTeam(db: ReturnType<typeof getDb>, teamId: string) {
   return db.execute(sql`select id from ${teams} where ${teams.id} = ${teamId} for update`);
@@ -144,13 +157,13 @@ async function memberView(db: ReturnType<typeof getDb>, teamId: string, userId: 
 export const teamRoutes = createRouter()
   .openapi(listTeams, async (c) => {
     const auth = requireUser(c);
-    const rows = await getDb(c.env)
-      .select({ team: teams, role: teamMembers.role })
-      .from(teamMembers)
-      .innerJoin(teams, eq(teams.id, teamMembers.teamId))
-      .where(eq(teamMembers.userId, auth.userId))
-      .orderBy(asc(teams.name), asc(teams.id))
-      .limit(500);
+    const db = getDb(c.env);
+    let query = listTeamsQueries.get(db);
+    if (!query) {
+      query = buildListTeams(db);
+      listTeamsQueries.set(db, query);
+    }
+    const rows = await query.execute({ userId: auth.userId });
     return c.json({ teams: rows.map((r) => teamView(r.team, r.role)) }, 200);
   })
   .openapi(createTeam, async (c) => {
