@@ -17,6 +17,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import { DESKTOP_STATES } from "../durable-objects/desktop/protocol.ts";
 import { MEETING_STATUSES } from "../durable-objects/meeting/protocol.ts";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
@@ -290,7 +291,26 @@ export const vmImages = pgTable("vm_images", {
   status: text("status", { enum: ["uploading", "ready"] }).notNull().default("uploading"),
   createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
   createdAt: createdAt(),
+  completedAt: timestamp("completed_at", { withTimezone: true }),
 });
+
+/**
+ * The parts uploaded so far of an image's multipart upload. R2's Worker binding cannot list the
+ * parts of an upload, so a client resuming an interrupted upload learns here what to skip.
+ */
+export const vmImageParts = pgTable(
+  "vm_image_parts",
+  {
+    imageId: uuid("image_id")
+      .notNull()
+      .references(() => vmImages.id, { onDelete: "cascade" }),
+    partNumber: integer("part_number").notNull(),
+    etag: text("etag").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    uploadedAt: timestamp("uploaded_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.imageId, t.partNumber] })],
+);
 
 /** Deployment-wide desktop settings (one row, id = 1). */
 export const desktopSettings = pgTable("desktop_settings", {
@@ -303,22 +323,30 @@ export const desktopSettings = pgTable("desktop_settings", {
 
 export const BRIDGE_STATUSES = ["registered", "online", "offline", "draining"] as const;
 
-/** A node-bridge: one per cluster / Docker host; only its token's hash is stored. */
-export const bridges = pgTable("bridges", {
-  id: uuid("id").primaryKey().defaultRandom(),
-  name: text("name").notNull(),
-  platform: text("platform", { enum: ["kubernetes", "docker", "local"] }).notNull(),
-  region: text("region").notNull().default("default"),
-  tokenHash: text("token_hash").notNull(),
-  status: text("status", { enum: BRIDGE_STATUSES }).notNull().default("registered"),
-  draining: boolean("draining").notNull().default(false),
-  capacity: integer("capacity").notNull().default(0),
-  version: text("version"),
-  lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true }),
-  createdAt: createdAt(),
-});
+/**
+ * A node-bridge: one per cluster / Docker host; only its token's hash is stored. `status` is the
+ * connection as the bridge's hub sees it ("draining" = the bridge itself announced a shutdown,
+ * cleared by its next hello); `draining` is the administrator's drain, kept until undone.
+ */
+export const bridges = pgTable(
+  "bridges",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    name: text("name").notNull(),
+    platform: text("platform", { enum: ["kubernetes", "docker", "local"] }).notNull(),
+    region: text("region").notNull().default("default"),
+    tokenHash: text("token_hash").notNull(),
+    status: text("status", { enum: BRIDGE_STATUSES }).notNull().default("registered"),
+    draining: boolean("draining").notNull().default(false),
+    capacity: integer("capacity").notNull().default(0),
+    version: text("version"),
+    lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("bridges_token_hash_idx").on(t.tokenHash)],
+);
 
-export const DESKTOP_STATES = ["requested", "starting", "running", "hibernating", "hibernated", "waking", "stopping", "stopped", "failed"] as const;
+export { DESKTOP_STATES };
 
 export const desktopSessions = pgTable(
   "desktop_sessions",
@@ -338,7 +366,35 @@ export const desktopSessions = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
     stoppedAt: timestamp("stopped_at", { withTimezone: true }),
   },
-  (t) => [index("desktop_sessions_user_idx").on(t.userId, t.state), index("desktop_sessions_bridge_idx").on(t.bridgeId, t.state)],
+  (t) => [
+    index("desktop_sessions_user_idx").on(t.userId, t.state),
+    index("desktop_sessions_bridge_idx").on(t.bridgeId, t.state),
+    index("desktop_sessions_state_idx").on(t.state),
+  ],
+);
+
+/**
+ * View-only share links of a desktop session. The link's token is shown once; only its SHA-256
+ * hash is kept. Whoever redeems it must share a team with the session's owner (checked at
+ * redemption, so leaving the team ends the access); `userId` narrows it to one teammate.
+ */
+export const desktopShares = pgTable(
+  "desktop_shares",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    sessionId: uuid("session_id")
+      .notNull()
+      .references(() => desktopSessions.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull(),
+    createdBy: uuid("created_by")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    userId: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  },
+  (t) => [uniqueIndex("desktop_shares_token_hash_idx").on(t.tokenHash), index("desktop_shares_session_idx").on(t.sessionId)],
 );
 
 export const COMMAND_STATUSES = ["pending", "sent", "ack", "completed", "failed"] as const;

@@ -10,8 +10,14 @@ import { ApiError, errorBody } from "./lib/errors.ts";
 import type { AppEnv } from "./lib/router.ts";
 import { authenticate, BEARER_PROTOCOL_PREFIX } from "./middleware/auth.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { adminBridgeRoutes } from "./routes/admin-bridges.ts";
+import { adminDesktopRoutes } from "./routes/admin-desktops.ts";
+import { adminImageRoutes, IMAGE_PART_PATH } from "./routes/admin-images.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { authRoutes } from "./routes/auth.ts";
+import { desktopSocketRoutes } from "./routes/desktop-sockets.ts";
+import { desktopRoutes } from "./routes/desktops.ts";
+import { imageRoutes } from "./routes/images.ts";
 import { meRoutes } from "./routes/me.ts";
 import { meetingRoutes } from "./routes/meetings.ts";
 import { roomRoutes } from "./routes/rooms.ts";
@@ -22,13 +28,28 @@ const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 export const app = new OpenAPIHono<AppEnv>();
 
 app.use("/api/*", async function limitBody(c, next) {
+  // Image parts are raw bytes with their own, larger limit (routes/admin-images.ts).
+  if (c.req.method === "PUT" && IMAGE_PART_PATH.test(c.req.path)) return next();
   const maxSize = Number(c.env.MAX_BODY_BYTES ?? DEFAULT_MAX_BODY_BYTES) || DEFAULT_MAX_BODY_BYTES;
   return bodyLimit({
     maxSize,
     onError: (c) => c.json(errorBody("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${maxSize} bytes.`), 413),
   })(c, next);
 });
-app.use("/api/v1/*", authenticate());
+/**
+ * Routes that bridges call with their own credentials (a bridge token, a session's data token,
+ * a signed link): a user's JWT means nothing there, and the Authorization header they carry is
+ * not one. Each route checks its credential itself.
+ */
+const MACHINE_ROUTES = [/^\/api\/v1\/bridges\/connect$/, /^\/api\/v1\/desktops\/[^/]+\/bridge-data$/, /^\/api\/v1\/images\/[^/]+\/download$/];
+const authenticateUsers = authenticate();
+app.use("/api/v1/*", async function authenticateCallers(c, next) {
+  if (MACHINE_ROUTES.some((r) => r.test(c.req.path))) {
+    c.set("auth", undefined);
+    return next();
+  }
+  return authenticateUsers(c, next);
+});
 
 const api = new OpenAPIHono<AppEnv>()
   .route("/auth", authRoutes)
@@ -36,8 +57,14 @@ const api = new OpenAPIHono<AppEnv>()
   .route("/teams", agentRoutes)
   .route("/admin", adminRoutes)
   .route("/me", meRoutes)
+  .route("/admin", adminDesktopRoutes)
+  .route("/admin", adminBridgeRoutes)
+  .route("/admin", adminImageRoutes)
   .route("/", meetingRoutes)
-  .route("/", roomRoutes);
+  .route("/", roomRoutes)
+  .route("/", desktopRoutes)
+  .route("/", imageRoutes)
+  .route("/", desktopSocketRoutes);
 const routes = app.route("/api/v1", api);
 
 /** The typed API surface, for the site's `hc` client. */
@@ -66,6 +93,29 @@ app.openAPIRegistry.registerPath({
   summary: "Meeting WebSocket (upgrade). Team members watch; editors and owners send start/pause/resume/cancel/interject. `?since=N` replays missed events.",
   responses: { 101: { description: "Switching protocols" }, 401: { description: "Not authenticated" }, 404: { description: "No such meeting" } },
 });
+app.openAPIRegistry.registerPath({
+  method: "get",
+  path: "/api/v1/desktops/{sessionId}/ws",
+  tags: ["desktops"],
+  summary:
+    "Desktop viewer WebSocket (upgrade) with `?ticket=` (single use, 60 s). Binary frames are RFB both ways; text frames are JSON control frames (`state`, `ready`, `role`, `error`; up: `ping`, `take_control`). Opening a hibernated desktop wakes it.",
+  responses: { 101: { description: "Switching protocols" }, 401: { description: "TICKET_INVALID" }, 409: { description: "The desktop is stopped" } },
+});
+app.openAPIRegistry.registerPath({
+  method: "get",
+  path: "/api/v1/desktops/{sessionId}/bridge-data",
+  tags: ["bridges"],
+  summary:
+    "A bridge's data socket for a session (upgrade), `Authorization: Bearer <dataToken>` from the start / wake command. `?conn=primary` carries JSON control frames (`open` / `close` a viewer's connection); `?conn=<connId>` carries one viewer's RFB bytes (plus `pause` / `resume`).",
+  responses: { 101: { description: "Switching protocols" }, 401: { description: "DATA_TOKEN_INVALID" }, 404: { description: "No such desktop or viewer connection" } },
+});
+app.openAPIRegistry.registerPath({
+  method: "get",
+  path: "/api/v1/bridges/connect",
+  tags: ["bridges"],
+  summary: "A bridge's control WebSocket (upgrade), `Authorization: Bearer <bridge token>`: hello, heartbeats, commands (durable-objects/bridge/protocol.ts)",
+  responses: { 101: { description: "Switching protocols" }, 401: { description: "BRIDGE_TOKEN_INVALID" } },
+});
 app.get("/api/docs", swaggerUI({ url: "/api/openapi.json" }));
 
 app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));
@@ -73,7 +123,7 @@ app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} 
 app.onError((err, c) => {
   if (err instanceof ApiError) {
     for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
-    return c.json(errorBody(err.code, err.message), err.status);
+    return c.json(errorBody(err.code, err.message, err.details), err.status);
   }
   if (err instanceof HTTPException) {
     if (err.status === 400) return c.json(errorBody("INVALID_JSON", "The request body is not valid JSON."), 400);

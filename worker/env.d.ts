@@ -22,7 +22,11 @@ interface AtriumSecrets {
   OFFLINE_DELAY_MS?: string;
   /** Base of the retry backoff for provider errors in ms (default 500; tests use less). */
   RETRY_BASE_MS?: string;
-  
+  /**
+   * The public origin bridges reach the Worker at (e.g. "https://atrium.example.org"), for the
+   * data-socket and image URLs sent in desktop commands. Default: the origin of the request.
+   */
+  PUBLIC_URL?: string;
 }
 
 interface Env extends AtriumSecrets {}

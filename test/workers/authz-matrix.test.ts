@@ -4,7 +4,9 @@
  * private to members, so admins get 404 there like any outsider.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { addMember, call, createTeam, expectStatus, makeAdmin, openSocket, registerUser, sampleAgent, type TestUser } from "./helpers.ts";
+import { exports } from "cloudflare:workers";
+import { createTemplate, eventually, GENEROUS_SETTINGS, openRaw, putSettings, TestBridge, upgrade } from "./desktop-helpers.ts";
+import { addMember, BASE, call, createTeam, expectStatus, makeAdmin, openSocket, registerUser, sampleAgent, type TestUser } from "./helpers.ts";
 
 type Who = "admin" | "owner" | "editor" | "viewer" | "outsider" | "anonymous";
 const WHO: Who[] = ["admin", "owner", "editor", "viewer", "outsider", "anonymous"];
@@ -16,6 +18,19 @@ interface Fixture {
   target: TestUser;
   /** a finished offline meeting of the team */
   meetingId: string;
+  desktop: DesktopFixture;
+}
+
+interface DesktopFixture {
+  templateId: string;
+  /** an online bridge that runs every command it gets */
+  bridge: TestBridge;
+  /** the owner's running desktop, and a share link of it for teammates */
+  sessionId: string;
+  shareToken: string;
+  /** a VM image being uploaded, and a ready one */
+  uploadingImageId: string;
+  readyImageId: string;
 }
 
 interface Case {
@@ -33,6 +48,8 @@ const editors = (ok: number) => ({ admin: 404, owner: ok, editor: ok, viewer: 40
 const owners = (ok: number) => ({ admin: 404, owner: ok, editor: 403, viewer: 403, outsider: 404, anonymous: PUBLIC_AUTH });
 const anyUser = (ok: number) => ({ admin: ok, owner: ok, editor: ok, viewer: ok, outsider: ok, anonymous: PUBLIC_AUTH });
 const adminsOnly = (ok: number) => ({ admin: ok, owner: 403, editor: 403, viewer: 403, outsider: 403, anonymous: PUBLIC_AUTH });
+/** A desktop session is its owner's alone: everyone else, admins and teammates included, gets 404. */
+const sessionOwner = (ok: number) => ({ admin: 404, owner: ok, editor: 404, viewer: 404, outsider: 404, anonymous: PUBLIC_AUTH });
 
 async function freshTeam(fx: Fixture): Promise<string> {
   const team = await createTeam(fx.users.owner);
@@ -61,6 +78,46 @@ async function finishedMeeting(fx: Fixture): Promise<string> {
   }
   throw new Error("fixture meeting did not finish");
 }
+
+const desktops = () => ({
+  async session(fx: Fixture, state: "running" | "hibernated" | "stopped"): Promise<string> {
+    const token = fx.users.owner.accessToken;
+    const { session } = await expectStatus<{ session: { id: string } }>(
+      await call("POST", "/api/v1/desktops", { token, body: { templateId: fx.desktop.templateId, region: fx.desktop.bridge.region } }),
+      201,
+    );
+    const reach = async (want: string) =>
+      eventually(
+        async () => (await expectStatus<{ session: { state: string } }>(await call("GET", `/api/v1/desktops/${session.id}`, { token }), 200)).session.state,
+        (s) => s === want,
+        `fixture desktop ${want}`,
+      );
+    await reach("running");
+    if (state === "hibernated") {
+      await expectStatus(await call("POST", `/api/v1/desktops/${session.id}/hibernate`, { token }), 202);
+      await reach("hibernated");
+    }
+    if (state === "stopped") {
+      await expectStatus(await call("POST", `/api/v1/desktops/${session.id}/stop`, { token }), 202);
+      await reach("stopped");
+    }
+    return session.id;
+  },
+  async image(fx: Fixture, parts: number): Promise<string> {
+    const token = fx.users.admin.accessToken;
+    const { image } = await expectStatus<{ image: { id: string } }>(await call("POST", "/api/v1/admin/images", { token, body: { name: "matrix", filename: "matrix.img" } }), 201);
+    for (let n = 1; n <= parts; n++) {
+      await expectStatus(
+        await exports.default.fetch(new Request(`${BASE}/api/v1/admin/images/${image.id}/parts/${n}`, { method: "PUT", headers: { Authorization: `Bearer ${token}` }, body: new Uint8Array(128) })),
+        200,
+      );
+    }
+    return image.id;
+  },
+  async bridge(fx: Fixture): Promise<string> {
+    return (await TestBridge.register(fx.users.admin)).id;
+  },
+});
 
 const cases: Case[] = [
   { method: "GET", route: "/api/v1/auth/me", request: async () => ({ path: "/api/v1/auth/me" }), expect: anyUser(200) },
@@ -158,7 +215,125 @@ const cases: Case[] = [
     expect: adminsOnly(200),
   },
   { method: "GET", route: "/api/v1/admin/audit", request: async () => ({ path: "/api/v1/admin/audit?action=auth." }), expect: adminsOnly(200) },
+  // ── lab desktops ──
+  { method: "GET", route: "/api/v1/desktop-templates", request: async () => ({ path: "/api/v1/desktop-templates" }), expect: anyUser(200) },
+  {
+    method: "POST",
+    route: "/api/v1/desktops",
+    request: async (fx) => ({ path: "/api/v1/desktops", body: { templateId: fx.desktop.templateId, region: fx.desktop.bridge.region } }),
+    expect: anyUser(201),
+  },
+  { method: "GET", route: "/api/v1/desktops", request: async () => ({ path: "/api/v1/desktops" }), expect: anyUser(200) },
+  { method: "GET", route: "/api/v1/desktops/{sessionId}", request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}` }), expect: sessionOwner(200) },
+  {
+    method: "POST",
+    route: "/api/v1/desktops/{sessionId}/stop",
+    request: async (fx) => ({ path: `/api/v1/desktops/${await desktops().session(fx, "running")}/stop` }),
+    expect: sessionOwner(202),
+  },
+  {
+    method: "POST",
+    route: "/api/v1/desktops/{sessionId}/hibernate",
+    request: async (fx) => ({ path: `/api/v1/desktops/${await desktops().session(fx, "running")}/hibernate` }),
+    expect: sessionOwner(202),
+  },
+  {
+    method: "POST",
+    route: "/api/v1/desktops/{sessionId}/wake",
+    request: async (fx) => ({ path: `/api/v1/desktops/${await desktops().session(fx, "hibernated")}/wake` }),
+    expect: sessionOwner(202),
+  },
+  {
+    method: "DELETE",
+    route: "/api/v1/desktops/{sessionId}",
+    request: async (fx) => ({ path: `/api/v1/desktops/${await desktops().session(fx, "stopped")}` }),
+    expect: sessionOwner(204),
+  },
+  { method: "POST", route: "/api/v1/desktops/{sessionId}/ticket", request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}/ticket` }), expect: sessionOwner(201) },
+  {
+    method: "POST",
+    route: "/api/v1/desktops/{sessionId}/shares",
+    request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}/shares`, body: { expiresInHours: 1 } }),
+    expect: sessionOwner(201),
+  },
+  { method: "GET", route: "/api/v1/desktops/{sessionId}/shares", request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}/shares` }), expect: sessionOwner(200) },
+  {
+    method: "DELETE",
+    route: "/api/v1/desktops/{sessionId}/shares/{shareId}",
+    request: async (fx) => {
+      const res = await call("POST", `/api/v1/desktops/${fx.desktop.sessionId}/shares`, { token: fx.users.owner.accessToken, body: {} });
+      const { share } = await expectStatus<{ share: { id: string } }>(res, 201);
+      return { path: `/api/v1/desktops/${fx.desktop.sessionId}/shares/${share.id}` };
+    },
+    expect: sessionOwner(204),
+  },
+  // Teammates of the owner redeem a share link for a view-only ticket; nobody else can.
+  { method: "POST", route: "/api/v1/desktop-shares/ticket", request: async (fx) => ({ path: "/api/v1/desktop-shares/ticket", body: { token: fx.desktop.shareToken } }), expect: members(200) },
+  { method: "GET", route: "/api/v1/admin/desktop-templates", request: async () => ({ path: "/api/v1/admin/desktop-templates" }), expect: adminsOnly(200) },
+  {
+    method: "POST",
+    route: "/api/v1/admin/desktop-templates",
+    request: async () => ({ path: "/api/v1/admin/desktop-templates", body: { name: "matrix", kind: "container", image: "ghcr.io/lab/matrix:1" } }),
+    expect: adminsOnly(201),
+  },
+  {
+    method: "PATCH",
+    route: "/api/v1/admin/desktop-templates/{templateId}",
+    request: async (fx) => ({ path: `/api/v1/admin/desktop-templates/${fx.desktop.templateId}`, body: { description: "edited by the matrix" } }),
+    expect: adminsOnly(200),
+  },
+  {
+    method: "DELETE",
+    route: "/api/v1/admin/desktop-templates/{templateId}",
+    request: async (fx) => ({ path: `/api/v1/admin/desktop-templates/${(await createTemplate(fx.users.admin)).id}` }),
+    expect: adminsOnly(204),
+  },
+  { method: "GET", route: "/api/v1/admin/desktop-settings", request: async () => ({ path: "/api/v1/admin/desktop-settings" }), expect: adminsOnly(200) },
+  { method: "PUT", route: "/api/v1/admin/desktop-settings", request: async () => ({ path: "/api/v1/admin/desktop-settings", body: GENEROUS_SETTINGS }), expect: adminsOnly(200) },
+  { method: "GET", route: "/api/v1/admin/desktop-sessions", request: async () => ({ path: "/api/v1/admin/desktop-sessions?state=running" }), expect: adminsOnly(200) },
+  {
+    method: "POST",
+    route: "/api/v1/admin/desktop-sessions/{sessionId}/stop",
+    request: async (fx) => ({ path: `/api/v1/admin/desktop-sessions/${await desktops().session(fx, "running")}/stop` }),
+    expect: adminsOnly(202),
+  },
+  { method: "GET", route: "/api/v1/admin/bridges", request: async () => ({ path: "/api/v1/admin/bridges?platform=docker" }), expect: adminsOnly(200) },
+  {
+    method: "POST",
+    route: "/api/v1/admin/bridges",
+    request: async () => ({ path: "/api/v1/admin/bridges", body: { name: "matrix", platform: "docker", region: "matrix" } }),
+    expect: adminsOnly(201),
+  },
+  { method: "DELETE", route: "/api/v1/admin/bridges/{bridgeId}", request: async (fx) => ({ path: `/api/v1/admin/bridges/${await desktops().bridge(fx)}` }), expect: adminsOnly(204) },
+  { method: "POST", route: "/api/v1/admin/bridges/{bridgeId}/drain", request: async (fx) => ({ path: `/api/v1/admin/bridges/${await desktops().bridge(fx)}/drain` }), expect: adminsOnly(200) },
+  { method: "POST", route: "/api/v1/admin/bridges/{bridgeId}/undrain", request: async (fx) => ({ path: `/api/v1/admin/bridges/${await desktops().bridge(fx)}/undrain` }), expect: adminsOnly(200) },
+  {
+    method: "POST",
+    route: "/api/v1/admin/bridges/{bridgeId}/rotate-token",
+    request: async (fx) => ({ path: `/api/v1/admin/bridges/${await desktops().bridge(fx)}/rotate-token` }),
+    expect: adminsOnly(200),
+  },
+  { method: "GET", route: "/api/v1/admin/images", request: async () => ({ path: "/api/v1/admin/images" }), expect: adminsOnly(200) },
+  { method: "POST", route: "/api/v1/admin/images", request: async () => ({ path: "/api/v1/admin/images", body: { name: "matrix", filename: "matrix.iso" } }), expect: adminsOnly(201) },
+  { method: "GET", route: "/api/v1/admin/images/{imageId}/parts", request: async (fx) => ({ path: `/api/v1/admin/images/${fx.desktop.uploadingImageId}/parts` }), expect: adminsOnly(200) },
+  {
+    method: "PUT",
+    route: "/api/v1/admin/images/{imageId}/parts/{partNumber}",
+    request: async (fx) => ({ path: `/api/v1/admin/images/${fx.desktop.uploadingImageId}/parts/1`, body: { any: "bytes" } }),
+    expect: adminsOnly(200),
+  },
+  {
+    method: "POST",
+    route: "/api/v1/admin/images/{imageId}/complete",
+    request: async (fx) => ({ path: `/api/v1/admin/images/${await desktops().image(fx, 1)}/complete` }),
+    expect: adminsOnly(200),
+  },
+  { method: "DELETE", route: "/api/v1/admin/images/{imageId}", request: async (fx) => ({ path: `/api/v1/admin/images/${await desktops().image(fx, 0)}` }), expect: adminsOnly(204) },
+  { method: "POST", route: "/api/v1/admin/images/{imageId}/link", request: async (fx) => ({ path: `/api/v1/admin/images/${fx.desktop.readyImageId}/link` }), expect: adminsOnly(200) },
 ];
+
+/** Routes that bridges call with their own credentials (bridge token, data token, signed link); checked separately below. */
+const MACHINE_ROUTES = ["GET /api/v1/bridges/connect", "GET /api/v1/desktops/{sessionId}/bridge-data", "GET /api/v1/images/{imageId}/download"];
 
 /** Routes that need no account at all; checked separately below. */
 const PUBLIC_ROUTES = ["POST /api/v1/auth/register", "POST /api/v1/auth/login", "POST /api/v1/auth/refresh", "POST /api/v1/auth/logout", "GET /api/v1/auth/config"];
@@ -180,9 +355,20 @@ describe("authorization matrix", () => {
     await addMember(owner, team.id, editor, "editor");
     await addMember(owner, team.id, viewer, "viewer");
     await addMember(owner, team.id, target, "viewer");
-    fx = { users: { owner, editor, viewer, outsider, admin }, teamId: team.id, agentId: "", target, meetingId: "" };
+    fx = { users: { owner, editor, viewer, outsider, admin }, teamId: team.id, agentId: "", target, meetingId: "", desktop: {} as DesktopFixture };
     fx.agentId = await freshAgent(fx);
     fx.meetingId = await finishedMeeting(fx);
+    await putSettings(admin, GENEROUS_SETTINGS);
+    const bridge = await TestBridge.online(admin, { capacity: 10_000 });
+    bridge.autopilot();
+    fx.desktop = { templateId: (await createTemplate(admin)).id, bridge, sessionId: "", shareToken: "", uploadingImageId: "", readyImageId: "" };
+    fx.desktop.sessionId = await desktops().session(fx, "running");
+    const share = await call("POST", `/api/v1/desktops/${fx.desktop.sessionId}/shares`, { token: owner.accessToken, body: {} });
+    fx.desktop.shareToken = (await expectStatus<{ token: string }>(share, 201)).token;
+    fx.desktop.uploadingImageId = await desktops().image(fx, 0);
+    const ready = await desktops().image(fx, 1);
+    await expectStatus(await call("POST", `/api/v1/admin/images/${ready}/complete`, { token: admin.accessToken }), 200);
+    fx.desktop.readyImageId = ready;
   });
 
   it("covers every route in the OpenAPI document", async () => {
@@ -192,8 +378,10 @@ describe("authorization matrix", () => {
     const covered = new Set([
       ...cases.map((c) => `${c.method} ${c.route}`),
       ...PUBLIC_ROUTES,
+      ...MACHINE_ROUTES,
       "GET /api/v1/teams/{teamId}/ws",
       "GET /api/v1/meetings/{meetingId}/ws",
+      "GET /api/v1/desktops/{sessionId}/ws",
     ]);
     expect(documented.filter((r) => !covered.has(r))).toEqual([]);
   });
@@ -242,4 +430,45 @@ describe("authorization matrix", () => {
       }
     });
   }
+
+  for (const who of WHO) {
+    const ticketStatus = { admin: 404, owner: 201, editor: 404, viewer: 404, outsider: 404, anonymous: 401 }[who];
+    it(`GET /api/v1/desktops/{sessionId}/ws (desktop viewer) as ${who}: ticket → ${ticketStatus}, and no socket without one`, async () => {
+      const token = who === "anonymous" ? undefined : fx.users[who].accessToken;
+      const res = await call("POST", `/api/v1/desktops/${fx.desktop.sessionId}/ticket`, { token });
+      const body = await expectStatus<{ wsPath: string }>(res, ticketStatus);
+      if (ticketStatus === 201) {
+        const viewer = await openRaw(body.wsPath);
+        await viewer.texts.next((f) => f.type === "state");
+        viewer.close();
+      }
+      const headers: Record<string, string> = token ? { "Sec-WebSocket-Protocol": `atrium.v1, atrium.bearer.${token}` } : {};
+      const refused = await expectStatus<{ error: { code: string } }>(await upgrade(`/api/v1/desktops/${fx.desktop.sessionId}/ws`, headers), 401);
+      expect(refused.error.code).toBe("TICKET_INVALID");
+    });
+
+    it(`bridge sockets and image downloads refuse a user's token (${who})`, async () => {
+      const auth: Record<string, string> = who === "anonymous" ? {} : { Authorization: `Bearer ${fx.users[who].accessToken}` };
+      const connect = await expectStatus<{ error: { code: string } }>(await upgrade("/api/v1/bridges/connect", auth), 401);
+      expect(connect.error.code).toBe("BRIDGE_TOKEN_INVALID");
+      const data = await expectStatus<{ error: { code: string } }>(await upgrade(`/api/v1/desktops/${fx.desktop.sessionId}/bridge-data?conn=primary`, auth), 401);
+      expect(data.error.code).toBe("DATA_TOKEN_INVALID");
+      const download = await call("GET", `/api/v1/images/${fx.desktop.readyImageId}/download?expires=9999999999&sig=forged`, { token: who === "anonymous" ? undefined : fx.users[who].accessToken });
+      expect(download.status).toBe(403);
+    });
+  }
+
+  it("a signed image link works for whoever holds it, with no account", async () => {
+    const { url } = await expectStatus<{ url: string }>(await call("POST", `/api/v1/admin/images/${fx.desktop.readyImageId}/link`, { token: fx.users.admin.accessToken }), 200);
+    const res = await exports.default.fetch(new Request(url));
+    expect(res.status).toBe(200);
+    expect((await res.arrayBuffer()).byteLength).toBe(128);
+  });
+
+  it("the bridge's own token opens its control socket", async () => {
+    const bridge = await TestBridge.register(fx.users.admin);
+    await bridge.connect();
+    await bridge.hello();
+    await bridge.disconnect();
+  });
 });

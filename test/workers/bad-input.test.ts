@@ -3,7 +3,8 @@
  * the answer is never a 500, and every error uses the one error shape with a stable code.
  */
 import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTemplate, GENEROUS_SETTINGS, putSettings, runningSession, TestBridge, upgrade } from "./desktop-helpers.ts";
 import { addMember, call, createTeam, expectStatus, freshIp, makeAdmin, registerUser, sampleAgent, type TestUser } from "./helpers.ts";
 
 interface Target {
@@ -19,6 +20,8 @@ let admin: TestUser;
 let member: TestUser;
 let teamId: string;
 let agentId: string;
+let templateId: string;
+let sessionId: string;
 
 const targets: Record<string, Target> = {
   register: { method: "POST", path: () => "/api/v1/auth/register", token: () => undefined, valid: { username: "fuzzuser", email: "f@example.test", password: "long enough password" } },
@@ -33,6 +36,20 @@ const targets: Record<string, Target> = {
   createAgent: { method: "POST", path: () => `/api/v1/teams/${teamId}/agents`, token: () => owner.accessToken, valid: sampleAgent },
   updateAgent: { method: "PATCH", path: () => `/api/v1/teams/${teamId}/agents/${agentId}`, token: () => owner.accessToken, valid: { goal: "g" } },
   updateUser: { method: "PATCH", path: () => `/api/v1/admin/users/${member.id}`, token: () => admin.accessToken, valid: { isActive: true } },
+  createTemplate: {
+    method: "POST",
+    path: () => "/api/v1/admin/desktop-templates",
+    token: () => admin.accessToken,
+    valid: { name: "fuzz", description: "d", kind: "container", image: "ghcr.io/lab/x:1", cpu: 1, memoryMb: 1024, runtimeClass: null, env: { A: "b" }, persistentHome: false, enabled: false },
+  },
+  updateTemplate: { method: "PATCH", path: () => `/api/v1/admin/desktop-templates/${templateId}`, token: () => admin.accessToken, valid: { description: "d", kind: "container", image: "a/b" } },
+  desktopSettings: { method: "PUT", path: () => "/api/v1/admin/desktop-settings", token: () => admin.accessToken, valid: { ...GENEROUS_SETTINGS } },
+  registerBridge: { method: "POST", path: () => "/api/v1/admin/bridges", token: () => admin.accessToken, valid: { name: "fuzz", platform: "docker", region: "fuzz" } },
+  createImage: { method: "POST", path: () => "/api/v1/admin/images", token: () => admin.accessToken, valid: { name: "fuzz", filename: "fuzz.qcow2" } },
+  startDesktop: { method: "POST", path: () => "/api/v1/desktops", token: () => owner.accessToken, valid: { templateId: "00000000-0000-4000-8000-000000000000", platform: "docker", region: "nowhere" } },
+  desktopTicket: { method: "POST", path: () => `/api/v1/desktops/${sessionId}/ticket`, token: () => owner.accessToken, valid: { viewOnly: true } },
+  createShare: { method: "POST", path: () => `/api/v1/desktops/${sessionId}/shares`, token: () => owner.accessToken, valid: { userId: "00000000-0000-4000-8000-0000000000aa", expiresInHours: 2 } },
+  redeemShare: { method: "POST", path: () => "/api/v1/desktop-shares/ticket", token: () => member.accessToken, valid: { token: "dsh_nothing" } },
 };
 
 async function assertNoServerError(res: Response): Promise<void> {
@@ -53,6 +70,16 @@ describe("bad input never yields a 500", () => {
     teamId = (await createTeam(owner)).id;
     await addMember(owner, teamId, member, "viewer");
     agentId = (await expectStatus<{ agent: { id: string } }>(await call("POST", `/api/v1/teams/${teamId}/agents`, { token: owner.accessToken, body: sampleAgent }), 201)).agent.id;
+    await putSettings(admin, GENEROUS_SETTINGS);
+    templateId = (await createTemplate(admin)).id;
+    const bridge = await TestBridge.online(admin);
+    bridge.autopilot();
+    sessionId = (await runningSession(owner, templateId, bridge)).id;
+  });
+
+  // The settings fuzz may leave any valid quota behind.
+  afterAll(async () => {
+    await putSettings(admin, GENEROUS_SETTINGS);
   });
 
   for (const [name, t] of Object.entries(targets)) {
@@ -99,6 +126,20 @@ describe("bad input never yields a 500", () => {
         await assertNoServerError(await call("GET", `/api/v1/admin/users?${query}`, { token: admin.accessToken }));
         const audit = new URLSearchParams({ action: q, actor: q, from: q, before: q, limit: q }).toString();
         await assertNoServerError(await call("GET", `/api/v1/admin/audit?${audit}`, { token: admin.accessToken }));
+        for (const path of [`/api/v1/desktops/${seg}`, `/api/v1/desktops/${seg}/shares`, `/api/v1/admin/images/${seg}/parts`]) {
+          await assertNoServerError(await call("GET", path, { token: owner.accessToken }));
+          await assertNoServerError(await call("GET", path, { token: admin.accessToken }));
+        }
+        await assertNoServerError(await call("POST", `/api/v1/desktops/${seg}/wake`, { token: owner.accessToken }));
+        await assertNoServerError(await call("PATCH", `/api/v1/admin/desktop-templates/${seg}`, { token: admin.accessToken, body: { enabled: true } }));
+        const sessions = new URLSearchParams({ bridgeId: q, platform: q, userId: q, state: q, limit: q, offset: q }).toString();
+        await assertNoServerError(await call("GET", `/api/v1/admin/desktop-sessions?${sessions}`, { token: admin.accessToken }));
+        await assertNoServerError(await call("GET", `/api/v1/admin/bridges?${new URLSearchParams({ platform: q, status: q, region: q })}`, { token: admin.accessToken }));
+        await assertNoServerError(await call("GET", `/api/v1/desktops?${new URLSearchParams({ state: q, limit: q })}`, { token: owner.accessToken }));
+        await assertNoServerError(await call("GET", `/api/v1/images/${seg}/download?${new URLSearchParams({ expires: q, sig: q })}`));
+        await assertNoServerError(await upgrade(`/api/v1/desktops/${seg}/ws?${new URLSearchParams({ ticket: q })}`));
+        await assertNoServerError(await upgrade(`/api/v1/desktops/${sessionId}/bridge-data?${new URLSearchParams({ conn: q })}`, { Authorization: `Bearer ${q || "x"}` }));
+        await assertNoServerError(await upgrade("/api/v1/bridges/connect", { Authorization: `Bearer ${q || "x"}` }));
       }),
       { numRuns: 30 },
     );

@@ -29,6 +29,29 @@ export const ERROR_CODES = {
   INVALID_STATE: 409,
   BRANCH_POINT_INVALID: 422,
   METHOD_NOT_ALLOWED: 405,
+  // Lab desktops
+  DESKTOP_NOT_FOUND: 404,
+  TEMPLATE_NOT_FOUND: 404,
+  IMAGE_NOT_FOUND: 404,
+  BRIDGE_NOT_FOUND: 404,
+  SHARE_NOT_FOUND: 404,
+  /** the per-user session limit or the deployment's max concurrent sessions is reached */
+  QUOTA_EXCEEDED: 429,
+  /** no online, non-draining bridge (of the asked platform) has a free slot */
+  NO_CAPACITY: 409,
+  HIBERNATE_UNSUPPORTED: 409,
+  IMAGE_NOT_READY: 409,
+  IMAGE_IN_USE: 409,
+  UPLOAD_NOT_IN_PROGRESS: 409,
+  UPLOAD_INVALID: 422,
+  LENGTH_REQUIRED: 411,
+  /** an image download link whose signature does not verify, or that has expired */
+  LINK_INVALID: 403,
+  LINK_EXPIRED: 403,
+  /** a viewer socket without a valid, unused, unexpired ticket for this session */
+  TICKET_INVALID: 401,
+  BRIDGE_TOKEN_INVALID: 401,
+  DATA_TOKEN_INVALID: 401,
   USERNAME_TAKEN: 409,
   EMAIL_TAKEN: 409,
   ALREADY_MEMBER: 409,

@@ -23,13 +23,28 @@ export type AuditAction =
   | "team.member.add"
   | "team.member.role_change"
   | "team.member.remove"
-  | "team.member.leave";
+  | "team.member.leave"
+  | "admin.desktop_template.create"
+  | "admin.desktop_template.update"
+  | "admin.desktop_template.delete"
+  | "admin.desktop_settings.update"
+  | "admin.desktop.stop"
+  | "admin.image.create"
+  | "admin.image.complete"
+  | "admin.image.delete"
+  | "admin.bridge.register"
+  | "admin.bridge.deregister"
+  | "admin.bridge.drain"
+  | "admin.bridge.undrain"
+  | "admin.bridge.rotate_token"
+  | "desktop.share.create"
+  | "desktop.share.revoke";
 
 export interface AuditEntry {
   actorId: string | null;
   actorName: string | null;
   action: AuditAction;
-  targetType?: "user" | "team" | "member" | "agent" | null;
+  targetType?: "user" | "team" | "member" | "agent" | "desktop_template" | "desktop_settings" | "desktop" | "image" | "bridge" | "desktop_share" | null;
   targetId?: string | null;
   ip?: string | null;
   detail?: Record<string, unknown>;

@@ -1,0 +1,456 @@
+/**
+ * The desktop data plane in workerd, with the test playing both the bridge's data sockets and
+ * the viewers: byte-exact relay, single-use expiring tickets, view-only filtering, input
+ * tracking and idle reaping, wake-on-connect, and view-only share links for teammates.
+ */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
+import { bridges, desktopShares } from "../../migrations/schema.ts";
+import type { CommandFrame } from "../../durable-objects/bridge/protocol.ts";
+import { getDb } from "../../worker/db/client.ts";
+import {
+  concatBytes,
+  createTemplate,
+  eventually,
+  GENEROUS_SETTINGS,
+  getSession,
+  openRaw,
+  putSettings,
+  type RawSocket,
+  rfb,
+  runningSession,
+  TestBridge,
+  ticketFor,
+  upgrade,
+  waitForState,
+} from "./desktop-helpers.ts";
+import { addMember, call, createTeam, expectError, expectStatus, makeAdmin, registerUser, type TestUser } from "./helpers.ts";
+
+let admin: TestUser;
+let templateId: string;
+
+beforeAll(async () => {
+  admin = await makeAdmin(await registerUser("rla"));
+  await putSettings(admin, GENEROUS_SETTINGS);
+  templateId = (await createTemplate(admin)).id;
+});
+
+const session = (id: string) => env.DESKTOP_SESSION.get(env.DESKTOP_SESSION.idFromName(id));
+
+/** Opens a viewer with `wsPath` and plays the bridge's side until the RFB stream can flow. */
+async function connectViewer(
+  wsPath: string,
+  primary: RawSocket,
+  bridge: TestBridge,
+  start: CommandFrame,
+): Promise<{ viewer: RawSocket; data: RawSocket }> {
+  const viewer = await openRaw(wsPath);
+  const open = await primary.texts.next((f) => f.type === "open", 5000, "open");
+  const data = await bridge.openData(start, open.connId as string);
+  await viewer.texts.next((f) => f.type === "ready", 5000, "ready");
+  return { viewer, data };
+}
+
+/** Sends `bytes` cut into uneven frames. */
+function sendChunked(ws: WebSocket, bytes: Uint8Array, sizes: number[]): void {
+  let at = 0;
+  for (let i = 0; at < bytes.length; i++) {
+    const n = sizes[i % sizes.length] ?? 1;
+    ws.send(bytes.slice(at, at + n));
+    at += n;
+  }
+}
+
+function noise(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = x & 255;
+  }
+  return out;
+}
+
+async function desktop(user: TestUser, options: { platform?: "docker" | "local" } = {}) {
+  const bridge = await TestBridge.online(admin, options);
+  const { id, start } = await runningSession(user, templateId, bridge);
+  const primary = await bridge.openData(start);
+  return { bridge, id, start, primary };
+}
+
+describe("relay", () => {
+  it("relays RFB bytes both ways, byte-exact, and ends the desktop connection with the viewer", async () => {
+    const user = await registerUser("rlu");
+    const { bridge, id, start, primary } = await desktop(user);
+    const { ticket, wsPath } = await ticketFor(user, id);
+    expect(ticket).toMatch(/^vtk_/);
+    const { viewer, data } = await connectViewer(wsPath, primary, bridge, start);
+    expect(viewer.texts.all.filter((f) => f.type !== "ready")).toEqual([
+      { type: "state", state: "running", detail: null },
+      { type: "role", control: true, viewOnly: false },
+    ]);
+
+    // Desktop → viewer: a server greeting, then 3 MiB of framebuffer updates in 64 KiB frames.
+    const server = concatBytes(new TextEncoder().encode("RFB 003.008\n"), noise(3 * 1024 * 1024, 7));
+    sendChunked(data.ws, server, [12, 65536]);
+    expect(await viewer.bytes(server.length, 10_000)).toEqual(server);
+
+    // Viewer → desktop: the whole client stream, cut at odd places.
+    const client = concatBytes(
+      rfb.version(),
+      rfb.securityNone(),
+      rfb.clientInit(0),
+      rfb.setEncodings([7, 16, 0, -223, -224]),
+      rfb.fbur(0),
+      rfb.key(true, 0x61),
+      rfb.key(false, 0x61),
+      rfb.pointer(1, 100, 200),
+      rfb.cutText("hello from the clipboard"),
+      rfb.fbur(1),
+    );
+    sendChunked(viewer.ws, client, [5, 1, 13, 2, 40]);
+    expect(await data.bytes(client.length)).toEqual(client);
+
+    viewer.close();
+    expect((await data.closed).code).toBe(1000);
+    await bridge.disconnect();
+  });
+
+  it("records the controller's last input in Postgres", async () => {
+    const user = await registerUser("rli");
+    const { bridge, id, start, primary } = await desktop(user);
+    const { viewer, data } = await connectViewer((await ticketFor(user, id)).wsPath, primary, bridge, start);
+    expect((await getSession(user, id)).lastInputAt).toBeNull();
+    const before = Date.now();
+    const stream = concatBytes(rfb.version(), rfb.securityNone(), rfb.clientInit(), rfb.fbur());
+    viewer.ws.send(stream);
+    await data.bytes(stream.length);
+    expect((await getSession(user, id)).lastInputAt).toBeNull();
+    viewer.ws.send(rfb.pointer(0, 10, 10));
+    const after = await eventually(
+      () => getSession(user, id),
+      (s) => s.lastInputAt !== null,
+      "last input recorded",
+    );
+    expect(new Date(after.lastInputAt ?? 0).getTime()).toBeGreaterThanOrEqual(before - 1000);
+    await bridge.disconnect();
+  });
+
+  it("a dropped desktop connection closes its viewer; a stopped desktop tells every viewer", async () => {
+    const user = await registerUser("rld");
+    const { bridge, id, start, primary } = await desktop(user);
+    const first = await connectViewer((await ticketFor(user, id)).wsPath, primary, bridge, start);
+    first.data.close();
+    expect((await first.viewer.closed).code).toBe(1011);
+
+    const second = await connectViewer((await ticketFor(user, id)).wsPath, primary, bridge, start);
+    await expectStatus(await call("POST", `/api/v1/desktops/${id}/stop`, { token: user.accessToken }), 202);
+    expect(await second.viewer.texts.next((f) => f.type === "state" && f.state === "stopping")).toBeTruthy();
+    expect((await second.viewer.closed).code).toBe(1001);
+    bridge.complete((await bridge.commandFor(id, "stop_session")).id);
+    await waitForState(user, id, "stopped");
+    expect((await primary.closed).code).toBe(1000);
+    await bridge.disconnect();
+  });
+
+  it("tells the viewer when the bridge cannot reach the desktop for it", async () => {
+    const user = await registerUser("rlf");
+    const { bridge, id, primary } = await desktop(user);
+    const viewer = await openRaw((await ticketFor(user, id)).wsPath);
+    const open = await primary.texts.next((f) => f.type === "open");
+    primary.sendJson({ type: "open_failed", connId: open.connId, message: "connection refused on :5900" });
+    expect(await viewer.texts.next((f) => f.type === "error")).toMatchObject({
+      code: "DESKTOP_UNREACHABLE",
+      message: "connection refused on :5900",
+    });
+    expect((await viewer.closed).code).toBe(1011);
+    await bridge.disconnect();
+  });
+
+  it("the bridge's data sockets need the session's current data token and a waiting viewer", async () => {
+    const user = await registerUser("rlt");
+    const { bridge, id, start } = await desktop(user);
+    const path = `/api/v1/desktops/${id}/bridge-data?conn=primary`;
+    await expectError(await upgrade(path), 401, "DATA_TOKEN_INVALID");
+    await expectError(await upgrade(path, { Authorization: "Bearer dtk_forged" }), 401, "DATA_TOKEN_INVALID");
+    await expectError(await upgrade(path, { Authorization: `Bearer ${user.accessToken}` }), 401, "DATA_TOKEN_INVALID");
+    if (start.action !== "start_session") throw new Error("unreachable");
+    const auth = { Authorization: `Bearer ${start.payload.dataToken}` };
+    await expectError(await upgrade(`/api/v1/desktops/${id}/bridge-data?conn=${crypto.randomUUID()}`, auth), 404, "NOT_FOUND");
+    await expectError(await upgrade(`/api/v1/desktops/${id}/bridge-data?conn=../../etc`, auth), 400, "BAD_REQUEST");
+    await expectError(await upgrade(`/api/v1/desktops/${crypto.randomUUID()}/bridge-data?conn=primary`, auth), 404, "DESKTOP_NOT_FOUND");
+    await bridge.disconnect();
+  });
+});
+
+describe("viewer tickets", () => {
+  it("a ticket works once", async () => {
+    const user = await registerUser("rtk");
+    const { bridge, id } = await desktop(user);
+    const { wsPath } = await ticketFor(user, id);
+    const viewer = await openRaw(wsPath);
+    await viewer.texts.next((f) => f.type === "state");
+    await expectError(await upgrade(wsPath), 401, "TICKET_INVALID");
+    await expectError(await upgrade(`/api/v1/desktops/${id}/ws`), 401, "TICKET_INVALID");
+    await expectError(await upgrade(`/api/v1/desktops/${id}/ws?ticket=vtk_made_up`), 401, "TICKET_INVALID");
+    viewer.close();
+    await bridge.disconnect();
+  });
+
+  it("a ticket expires after 60 s", async () => {
+    const user = await registerUser("rte");
+    const { bridge, id } = await desktop(user);
+    const { wsPath } = await ticketFor(user, id);
+    await runInDurableObject(session(id), (_instance, state) => {
+      state.storage.sql.exec("UPDATE tickets SET expires_at = expires_at - 60000");
+    });
+    await expectError(await upgrade(wsPath), 401, "TICKET_INVALID");
+    await bridge.disconnect();
+  });
+
+  it("a ticket is bound to its user and session", async () => {
+    const user = await registerUser("rtb");
+    const thief = await registerUser("rtx");
+    const { bridge, id } = await desktop(user);
+    const stolen = await ticketFor(user, id);
+    await expectError(
+      await upgrade(stolen.wsPath, { "Sec-WebSocket-Protocol": `atrium.v1, atrium.bearer.${thief.accessToken}` }),
+      401,
+      "TICKET_INVALID",
+    );
+    // Presented by someone else, it is used up too.
+    await expectError(await upgrade(stolen.wsPath), 401, "TICKET_INVALID");
+    const other = await desktop(user);
+    const forOther = await ticketFor(user, other.id);
+    await expectError(await upgrade(`/api/v1/desktops/${id}/ws?ticket=${encodeURIComponent(forOther.ticket)}`), 401, "TICKET_INVALID");
+    const mine = await ticketFor(user, id);
+    const viewer = await openRaw(mine.wsPath, { "Sec-WebSocket-Protocol": `atrium.v1, atrium.bearer.${user.accessToken}` });
+    await viewer.texts.next((f) => f.type === "state");
+    viewer.close();
+    await bridge.disconnect();
+    await other.bridge.disconnect();
+  });
+});
+
+describe("view-only viewers", () => {
+  const input = () =>
+    concatBytes(
+      rfb.version(),
+      rfb.securityNone(),
+      rfb.clientInit(0),
+      rfb.setEncodings([7, 0, -223]),
+      rfb.key(true, 0xff0d),
+      rfb.fbur(0),
+      rfb.pointer(1, 5, 5),
+      rfb.cutText("paste this"),
+      rfb.key(false, 0xff0d),
+      rfb.fbur(1),
+    );
+  const expectedForViewOnly = () =>
+    concatBytes(rfb.version(), rfb.securityNone(), rfb.clientInit(1), rfb.setEncodings([7, 0, -223]), rfb.fbur(0), rfb.fbur(1));
+
+  it("a view-only viewer's key, pointer and clipboard events never reach the desktop; its framebuffer requests do", async () => {
+    const user = await registerUser("rvo");
+    const { bridge, id, start, primary } = await desktop(user);
+    const t = await ticketFor(user, id, { viewOnly: true });
+    const { viewer, data } = await connectViewer(t.wsPath, primary, bridge, start);
+    expect(viewer.texts.all.find((f) => f.type === "role")).toEqual({ type: "role", control: false, viewOnly: true });
+    sendChunked(viewer.ws, input(), [3, 7, 1, 2]);
+    const expected = expectedForViewOnly();
+    expect(await data.bytes(expected.length)).toEqual(expected);
+    // Nothing else arrives later.
+    viewer.ws.send(rfb.pointer(0, 1, 1));
+    viewer.ws.send(rfb.fbur(1));
+    expect(await data.bytes(expected.length + 10)).toEqual(concatBytes(expected, rfb.fbur(1)));
+    viewer.sendJson({ type: "take_control" });
+    expect(await viewer.texts.next((f) => f.type === "error")).toMatchObject({ code: "FORBIDDEN" });
+    expect((await session(id).inspect()).lastInputAt).toBeNull();
+    await bridge.disconnect();
+  });
+
+  it("one viewer controls: a second tab of the owner watches until it takes control", async () => {
+    const user = await registerUser("rvc");
+    const { bridge, id, start, primary } = await desktop(user);
+    const a = await connectViewer((await ticketFor(user, id)).wsPath, primary, bridge, start);
+    const b = await connectViewer((await ticketFor(user, id)).wsPath, primary, bridge, start);
+    expect(b.viewer.texts.all.find((f) => f.type === "role")).toEqual({ type: "role", control: false, viewOnly: false });
+    const handshake = concatBytes(rfb.version(), rfb.securityNone(), rfb.clientInit());
+    a.viewer.ws.send(concatBytes(handshake, rfb.key(true, 65)));
+    b.viewer.ws.send(concatBytes(handshake, rfb.key(true, 66), rfb.fbur()));
+    expect(await a.data.bytes(handshake.length + 8)).toEqual(concatBytes(handshake, rfb.key(true, 65)));
+    expect(await b.data.bytes(handshake.length + 10)).toEqual(concatBytes(handshake, rfb.fbur()));
+
+    b.viewer.sendJson({ type: "take_control" });
+    await b.viewer.texts.next((f) => f.type === "role" && f.control === true);
+    await a.viewer.texts.next((f) => f.type === "role" && f.control === false);
+    b.viewer.ws.send(rfb.key(true, 67));
+    a.viewer.ws.send(rfb.key(true, 68));
+    expect(await b.data.bytes(handshake.length + 18)).toEqual(concatBytes(handshake, rfb.fbur(), rfb.key(true, 67)));
+    // When the controller leaves, the remaining tab gets control back.
+    b.viewer.close();
+    await a.viewer.texts.next((f) => f.type === "role" && f.control === true);
+    a.viewer.ws.send(rfb.key(true, 69));
+    expect(await a.data.bytes(handshake.length + 16)).toEqual(concatBytes(handshake, rfb.key(true, 65), rfb.key(true, 69)));
+    await bridge.disconnect();
+  });
+});
+
+describe("share links", () => {
+  it("a teammate redeems a share link for a view-only ticket; others cannot; revoking disconnects them", async () => {
+    const owner = await registerUser("rso");
+    const teammate = await registerUser("rst");
+    const another = await registerUser("rsa");
+    const outsider = await registerUser("rsx");
+    const team = await createTeam(owner);
+    await addMember(owner, team.id, teammate, "viewer");
+    await addMember(owner, team.id, another, "editor");
+    const { bridge, id, start, primary } = await desktop(owner);
+
+    const created = await expectStatus(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 201);
+    expect(created.token).toMatch(/^dsh_/);
+    expect(created.link).toBe(`https://atrium.test/desktops/shared#token=${created.token}`);
+    const listed = await expectStatus(await call("GET", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken }), 200);
+    expect(listed.shares).toEqual([expect.objectContaining({ id: created.share.id, userId: null, revokedAt: null })]);
+    expect(JSON.stringify(listed)).not.toContain(created.token);
+
+    const redeem = (u: TestUser, token = created.token) =>
+      call("POST", "/api/v1/desktop-shares/ticket", { token: u.accessToken, body: { token } });
+    await expectError(await redeem(outsider), 404, "SHARE_NOT_FOUND");
+    await expectError(await redeem(teammate, "dsh_made_up"), 404, "SHARE_NOT_FOUND");
+    const got = await expectStatus(await redeem(teammate), 200);
+    expect(got).toMatchObject({ viewOnly: true, session: { id, state: "running", templateName: expect.any(String) } });
+    // The teammate has no other access to the session.
+    await expectError(await call("GET", `/api/v1/desktops/${id}`, { token: teammate.accessToken }), 404, "DESKTOP_NOT_FOUND");
+    await expectError(await call("POST", `/api/v1/desktops/${id}/ticket`, { token: teammate.accessToken }), 404, "DESKTOP_NOT_FOUND");
+
+    const { viewer, data } = await connectViewer(got.wsPath, primary, bridge, start);
+    expect(viewer.texts.all.find((f) => f.type === "role")).toEqual({ type: "role", control: false, viewOnly: true });
+    const handshake = concatBytes(rfb.version(), rfb.securityNone(), rfb.clientInit());
+    viewer.ws.send(concatBytes(handshake, rfb.key(true, 65), rfb.pointer(1, 2, 3), rfb.fbur()));
+    expect(await data.bytes(handshake.length + 10)).toEqual(concatBytes(handshake, rfb.fbur()));
+
+    await expectStatus(await call("DELETE", `/api/v1/desktops/${id}/shares/${created.share.id}`, { token: owner.accessToken }), 204);
+    expect(await viewer.texts.next((f) => f.type === "error")).toMatchObject({ code: "FORBIDDEN" });
+    expect((await viewer.closed).code).toBe(1008);
+    await expectError(await redeem(teammate), 404, "SHARE_NOT_FOUND");
+    await expectError(
+      await call("DELETE", `/api/v1/desktops/${id}/shares/${created.share.id}`, { token: owner.accessToken }),
+      404,
+      "SHARE_NOT_FOUND",
+    );
+
+    // A link for one teammate works for that teammate only; links expire.
+    const personal = await expectStatus(
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userId: another.id, expiresInHours: 1 } }),
+      201,
+    );
+    await expectError(await redeem(teammate, personal.token), 404, "SHARE_NOT_FOUND");
+    await expectStatus(await redeem(another, personal.token), 200);
+    await getDb(env)
+      .update(desktopShares)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(desktopShares.id, personal.share.id));
+    await expectError(await redeem(another, personal.token), 404, "SHARE_NOT_FOUND");
+    await expectError(
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userId: outsider.id } }),
+      404,
+      "USER_NOT_FOUND",
+    );
+    await expectError(
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: teammate.accessToken, body: {} }),
+      404,
+      "DESKTOP_NOT_FOUND",
+    );
+    await bridge.disconnect();
+  });
+});
+
+describe("idle reaping and wake-on-connect", () => {
+  /** Pretends the desktop has been running without input for `minutes`. */
+  async function idleFor(id: string, minutes: number): Promise<void> {
+    await runInDurableObject(session(id), (_instance, state) => {
+      const status = state.storage.kv.get<{ runningSince: number }>("status");
+      if (!status) throw new Error("no status");
+      state.storage.kv.put("status", { ...status, runningSince: Date.now() - minutes * 60_000 });
+    });
+  }
+
+  it("an idle docker desktop is hibernated and an idle local one is stopped; a recently used one is left alone", async () => {
+    const user = await registerUser("rid");
+    const docker = await desktop(user);
+    const local = await desktop(user, { platform: "local" });
+    const busy = await desktop(user);
+    await putSettings(admin, { ...GENEROUS_SETTINGS, idleTimeoutMinutes: 1 });
+    try {
+      await idleFor(docker.id, 2);
+      await idleFor(local.id, 2);
+      expect(await runDurableObjectAlarm(session(docker.id))).toBe(true);
+      expect(await runDurableObjectAlarm(session(local.id))).toBe(true);
+      expect(await runDurableObjectAlarm(session(busy.id))).toBe(true);
+
+      const hibernate = await docker.bridge.commandFor(docker.id, "hibernate_session");
+      expect((await getSession(user, docker.id)).stateDetail).toBe("Idle for more than 1 minute.");
+      docker.bridge.complete(hibernate.id);
+      const slept = await waitForState(user, docker.id, "hibernated");
+      expect(slept.stateDetail).toBe("Idle for more than 1 minute.");
+
+      const stop = await local.bridge.commandFor(local.id, "stop_session");
+      local.bridge.complete(stop.id);
+      await waitForState(user, local.id, "stopped");
+
+      expect((await getSession(user, busy.id)).state).toBe("running");
+      expect(busy.bridge.socket?.texts.peek((f) => f.type === "command")).toEqual([]);
+    } finally {
+      await putSettings(admin, GENEROUS_SETTINGS);
+      for (const d of [docker, local, busy]) await d.bridge.disconnect();
+    }
+  });
+
+  it("a viewer who opens a hibernated desktop wakes it, sees the progress, then gets the stream", async () => {
+    const user = await registerUser("rwk");
+    const { bridge, id, start } = await desktop(user);
+    await expectStatus(await call("POST", `/api/v1/desktops/${id}/hibernate`, { token: user.accessToken }), 202);
+    bridge.complete((await bridge.commandFor(id, "hibernate_session")).id);
+    await waitForState(user, id, "hibernated");
+
+    const viewer = await openRaw((await ticketFor(user, id)).wsPath);
+    expect(await viewer.texts.next((f) => f.type === "state")).toEqual({ type: "state", state: "hibernated", detail: null });
+    expect(await viewer.texts.next((f) => f.type === "state")).toEqual({ type: "state", state: "waking", detail: null });
+    const wake = await bridge.commandFor(id, "wake_session");
+    if (wake.action !== "wake_session" || start.action !== "start_session") throw new Error("unreachable");
+    // A wake brings a new data token; the old one is dead.
+    expect(wake.payload.dataToken).not.toBe(start.payload.dataToken);
+    await expectError(
+      await upgrade(`/api/v1/desktops/${id}/bridge-data?conn=primary`, { Authorization: `Bearer ${start.payload.dataToken}` }),
+      401,
+      "DATA_TOKEN_INVALID",
+    );
+    bridge.ack(wake.id);
+    bridge.complete(wake.id);
+    expect(await viewer.texts.next((f) => f.type === "state")).toEqual({ type: "state", state: "running", detail: null });
+
+    const primary = await bridge.openData(wake);
+    const open = await primary.texts.next((f) => f.type === "open");
+    const data = await bridge.openData(wake, open.connId as string);
+    await viewer.texts.next((f) => f.type === "ready");
+    data.ws.send(new TextEncoder().encode("RFB 003.008\n"));
+    expect(new TextDecoder().decode(await viewer.bytes(12))).toBe("RFB 003.008\n");
+    await bridge.disconnect();
+  });
+
+  it("a viewer of a desktop that cannot wake is told why", async () => {
+    const user = await registerUser("rwf");
+    const { bridge, id } = await desktop(user);
+    await expectStatus(await call("POST", `/api/v1/desktops/${id}/hibernate`, { token: user.accessToken }), 202);
+    bridge.complete((await bridge.commandFor(id, "hibernate_session")).id);
+    await waitForState(user, id, "hibernated");
+    await bridge.disconnect();
+    await getDb(env).update(bridges).set({ status: "offline" }).where(eq(bridges.id, bridge.id));
+    const viewer = await openRaw((await ticketFor(user, id)).wsPath);
+    expect(await viewer.texts.next((f) => f.type === "error")).toMatchObject({ code: "WAKE_FAILED" });
+    expect((await viewer.closed).code).toBe(1011);
+    expect((await getSession(user, id)).state).toBe("hibernated");
+  });
+});
