@@ -4,19 +4,12 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../helpers/browser.ts";
+import { BrowserPool, registerInSite } from "../helpers/browser.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 let stack: Stack;
-const closers: (() => Promise<void>)[] = [];
-
-async function newPage(): Promise<Page> {
-  const browser = await launchBrowser();
-  closers.push(browser.close);
-  const page = await browser.context.newPage();
-  page.setDefaultTimeout(15_000);
-  return page;
-}
+const browsers = new BrowserPool();
+const newPage = () => browsers.newPage(15_000);
 
 async function signIn(page: Page, login: string, password: string): Promise<void> {
   await page.goto(`${stack.url}/login`);
@@ -25,14 +18,6 @@ async function signIn(page: Page, login: string, password: string): Promise<void
   await page.getByRole("button", { name: /sign in/i }).click();
 }
 
-async function register(page: Page, username: string, password: string): Promise<void> {
-  await page.goto(`${stack.url}/register`);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Email").fill(`${username}@example.test`);
-  await page.getByLabel("Password", { exact: true }).fill(password);
-  await page.getByRole("button", { name: /create account|register/i }).click();
-  await page.getByRole("heading", { name: /teams/i }).waitFor();
-}
 
 describe("Atrium in the browser", () => {
   beforeAll(async () => {
@@ -40,7 +25,7 @@ describe("Atrium in the browser", () => {
   });
 
   afterAll(async () => {
-    for (const close of closers) await close().catch(() => {});
+    await browsers.closeAll();
     await stack?.stop();
   });
 
@@ -65,10 +50,10 @@ describe("Atrium in the browser", () => {
     const password = "a long enough password";
 
     const pageB = await newPage();
-    await register(pageB, bob, password);
+    await registerInSite(pageB, stack.url, bob, password);
 
     const pageA = await newPage();
-    await register(pageA, alice, password);
+    await registerInSite(pageA, stack.url, alice, password);
     await pageA.getByLabel("Team name").fill("Nanobody lab");
     await pageA.getByRole("button", { name: /create team/i }).click();
     await pageA.getByRole("link", { name: "Nanobody lab" }).click();

@@ -5,28 +5,13 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../helpers/browser.ts";
+import { BrowserPool, registerInSite } from "../helpers/browser.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 let stack: Stack;
-const closers: (() => Promise<void>)[] = [];
+const browsers = new BrowserPool();
+const newPage = () => browsers.newPage(20_000);
 
-async function newPage(): Promise<Page> {
-  const browser = await launchBrowser();
-  closers.push(browser.close);
-  const page = await browser.context.newPage();
-  page.setDefaultTimeout(20_000);
-  return page;
-}
-
-async function register(page: Page, username: string): Promise<void> {
-  await page.goto(`${stack.url}/register`);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Email").fill(`${username}@example.test`);
-  await page.getByLabel("Password", { exact: true }).fill("a long enough password");
-  await page.getByRole("button", { name: /create account|register/i }).click();
-  await page.getByRole("heading", { name: /teams/i }).waitFor();
-}
 
 /** Speaker and text of every finished message (controls such as "Branch from here" differ by role). */
 const transcriptOf = (page: Page) =>
@@ -43,7 +28,7 @@ describe("live meetings in the browser", () => {
   });
 
   afterAll(async () => {
-    for (const close of closers) await close().catch(() => {});
+    await browsers.closeAll();
     await stack?.stop();
   });
 
@@ -51,8 +36,8 @@ describe("live meetings in the browser", () => {
     const suffix = Date.now().toString(36);
     const runner = await newPage();
     const watcher = await newPage();
-    await register(watcher, `watch${suffix}`);
-    await register(runner, `run${suffix}`);
+    await registerInSite(watcher, stack.url, `watch${suffix}`);
+    await registerInSite(runner, stack.url, `run${suffix}`);
 
     await runner.getByLabel("Team name").fill("Virtual lab");
     await runner.getByRole("button", { name: /create team/i }).click();

@@ -2,7 +2,7 @@
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -15,4 +15,31 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; close:
     viewport: { width: 1280, height: 860 },
   });
   return { context, close: () => context.close() };
+}
+
+/** Pages in separate browser profiles (separate cookie jars), closed together by `closeAll`. */
+export class BrowserPool {
+  readonly #closers: (() => Promise<void>)[] = [];
+
+  async newPage(timeoutMs = 15_000): Promise<Page> {
+    const browser = await launchBrowser();
+    this.#closers.push(browser.close);
+    const page = await browser.context.newPage();
+    page.setDefaultTimeout(timeoutMs);
+    return page;
+  }
+
+  async closeAll(): Promise<void> {
+    for (const close of this.#closers.splice(0)) await close().catch(() => {});
+  }
+}
+
+/** Registers through the site's form and waits for the teams page. */
+export async function registerInSite(page: Page, baseUrl: string, username: string, password = "a long enough password"): Promise<void> {
+  await page.goto(`${baseUrl}/register`);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Email").fill(`${username}@example.test`);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: /create account|register/i }).click();
+  await page.getByRole("heading", { name: /teams/i }).waitFor();
 }
