@@ -10,10 +10,11 @@
  */
 import { writeFileSync } from "node:fs";
 import { apiRead } from "./bench/api-read.ts";
+import { meetingFanout } from "./bench/fanout/fanout.ts";
 import { Cleanup } from "./bench/processes.ts";
 import type { BenchSection, SectionResult } from "./bench/section.ts";
 
-const SECTIONS: BenchSection[] = [apiRead];
+const SECTIONS: BenchSection[] = [apiRead, meetingFanout];
 
 const flags = new Map<string, string>();
 for (const arg of process.argv.slice(2)) {

@@ -22,6 +22,8 @@ export interface FanoutTarget {
   cpuGroups: () => CpuGroup[];
   /** the workerd running the Durable Object (for waiting until it is idle) */
   doPid: () => number | undefined;
+  /** DevTools inspector of the Worker (own port: with the bundle's source map) */
+  inspector?: { http: string; sourceMap?: string };
 }
 
 function comm(pid: number): string {
@@ -67,6 +69,7 @@ export function atriumTarget(port: PortKind, w: WorkerTarget): FanoutTarget {
       baseUrl: w.baseUrl,
       cpuGroups: () => [{ label: "workerd (Worker + DO)", pids: w.pids }],
       doPid: () => w.pids()[0],
+      ...(w.inspector && { inspector: w.inspector }),
     };
   }
   const rootPid = w.pids()[0];

@@ -91,6 +91,8 @@ export interface ResultReport {
   frameLatency: LatencySummary;
   /** receive time − when the model sent the token (the tap in front of the stand-in), per token delivery */
   tokenLatency: LatencySummary;
+  /** per stream frame: the room's stamp − when the model sent the frame's first token (how late the room read the model's stream) */
+  inputDelay: LatencySummary;
   /** seq gaps (events never received between two received ones), summed over viewers */
   lost: number;
   duplicates: number;

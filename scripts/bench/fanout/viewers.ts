@@ -45,6 +45,8 @@ let deliveries = 0;
 let overflow = 0;
 let lastStreamAt = 0;
 const tokensBySeq = new Map<number, number>();
+/** per stream frame (by seq, first viewer to get it): the room's stamp and the index of its first token */
+const stampBySeq = new Map<number, { stamp: number; token: number }>();
 let lost = 0;
 let duplicates = 0;
 let outOfOrder = 0;
@@ -102,7 +104,10 @@ function onFrame(v: Viewer, data: Buffer): void {
   const count = Math.floor(text.length / cfg.tokenChars);
   v.textLen += text.length;
   lastStreamAt = t;
-  if (typeof f.seq === "number" && !tokensBySeq.has(f.seq)) tokensBySeq.set(f.seq, count);
+  if (typeof f.seq === "number" && !tokensBySeq.has(f.seq)) {
+    tokensBySeq.set(f.seq, count);
+    stampBySeq.set(f.seq, { stamp, token: start });
+  }
   if (deliveries >= capacity) {
     overflow += 1;
     return;
@@ -231,6 +236,13 @@ function finish(tokenSentAt: number[]): ResultReport {
       tokensNotDelivered += expectedTokens - Math.floor(v.textLen / c.tokenChars);
     }
   }
+  // how late the room got each frame's first token: its stamp − when the model sent that token
+  const inputDelay = new Float32Array(stampBySeq.size);
+  let d = 0;
+  for (const { stamp, token } of stampBySeq.values()) {
+    const sentAt = tokenSentAt[token];
+    if (sentAt !== undefined && Number.isFinite(stamp)) inputDelay[d++] = stamp - sentAt;
+  }
   let frameTokens = 0;
   let maxTokens = 0;
   for (const n of tokensBySeq.values()) {
@@ -248,6 +260,7 @@ function finish(tokenSentAt: number[]): ResultReport {
     lastAt,
     frameLatency: summarize(frameLat.subarray(0, deliveries)),
     tokenLatency: summarize(tokenLat.subarray(0, j)),
+    inputDelay: summarize(inputDelay.subarray(0, d)),
     lost,
     duplicates,
     outOfOrder,
