@@ -17,10 +17,21 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import { PLATFORMS } from "../durable-objects/bridge/protocol.ts";
 import { DESKTOP_STATES } from "../durable-objects/desktop/protocol.ts";
 import { MEETING_STATUSES } from "../durable-objects/meeting/protocol.ts";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull().defaultNow();
+
+/** Token counts and cost of one model call (a meeting turn, a ledger row). */
+const usageColumns = () => ({
+  inputTokens: integer("input_tokens").notNull().default(0),
+  outputTokens: integer("output_tokens").notNull().default(0),
+  cacheCreationTokens: integer("cache_creation_tokens").notNull().default(0),
+  cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
+  costUsd: real("cost_usd").notNull().default(0),
+});
 
 export const users = pgTable(
   "users",
@@ -34,7 +45,7 @@ export const users = pgTable(
     isActive: boolean("is_active").notNull().default(true),
     mustChangePassword: boolean("must_change_password").notNull().default(false),
     createdAt: createdAt(),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
     lastLoginAt: timestamp("last_login_at", { withTimezone: true }),
   },
   (t) => [
@@ -81,7 +92,7 @@ export const teams = pgTable("teams", {
   description: text("description").notNull().default(""),
   createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
   createdAt: createdAt(),
-  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: updatedAt(),
 });
 
 export const TEAM_ROLES = ["owner", "editor", "viewer"] as const;
@@ -121,7 +132,7 @@ export const agents = pgTable(
     temperature: real("temperature"),
     createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
     createdAt: createdAt(),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [index("agents_team_idx").on(t.teamId)],
 );
@@ -182,7 +193,7 @@ export const meetings = pgTable(
     createdAt: createdAt(),
     startedAt: timestamp("started_at", { withTimezone: true }),
     completedAt: timestamp("completed_at", { withTimezone: true }),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [
     index("meetings_team_idx").on(t.teamId, t.createdAt),
@@ -208,11 +219,7 @@ export const meetingMessages = pgTable(
     authorId: uuid("author_id").references(() => users.id, { onDelete: "set null" }),
     text: text("text").notNull(),
     model: text("model"),
-    inputTokens: integer("input_tokens").notNull().default(0),
-    outputTokens: integer("output_tokens").notNull().default(0),
-    cacheCreationTokens: integer("cache_creation_tokens").notNull().default(0),
-    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
-    costUsd: real("cost_usd").notNull().default(0),
+    ...usageColumns(),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.meetingId, t.position] })],
@@ -228,11 +235,7 @@ export const usageLedger = pgTable(
     turnIndex: integer("turn_index"),
     model: text("model").notNull(),
     keySource: text("key_source", { enum: ["user", "deployment", "offline"] }).notNull(),
-    inputTokens: integer("input_tokens").notNull().default(0),
-    outputTokens: integer("output_tokens").notNull().default(0),
-    cacheCreationTokens: integer("cache_creation_tokens").notNull().default(0),
-    cacheReadTokens: integer("cache_read_tokens").notNull().default(0),
-    costUsd: real("cost_usd").notNull().default(0),
+    ...usageColumns(),
     createdAt: createdAt(),
   },
   (t) => [
@@ -253,7 +256,7 @@ export const userApiKeys = pgTable(
     /** last four characters, to recognise the key in the UI */
     hint: text("hint").notNull(),
     createdAt: createdAt(),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.provider] })],
 );
@@ -277,7 +280,7 @@ export const desktopTemplates = pgTable("desktop_templates", {
   persistentHome: boolean("persistent_home").notNull().default(false),
   enabled: boolean("enabled").notNull().default(true),
   createdAt: createdAt(),
-  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: updatedAt(),
 });
 
 /** Uploaded VM disk images, stored in R2 (multipart uploads). */
@@ -318,7 +321,7 @@ export const desktopSettings = pgTable("desktop_settings", {
   maxConcurrentSessions: integer("max_concurrent_sessions").notNull().default(50),
   perUserSessionLimit: integer("per_user_session_limit").notNull().default(2),
   idleTimeoutMinutes: integer("idle_timeout_minutes").notNull().default(30),
-  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: updatedAt(),
 });
 
 export const BRIDGE_STATUSES = ["registered", "online", "offline", "draining"] as const;
@@ -333,7 +336,7 @@ export const bridges = pgTable(
   {
     id: uuid("id").primaryKey().defaultRandom(),
     name: text("name").notNull(),
-    platform: text("platform", { enum: ["kubernetes", "docker", "local"] }).notNull(),
+    platform: text("platform", { enum: PLATFORMS }).notNull(),
     region: text("region").notNull().default("default"),
     tokenHash: text("token_hash").notNull(),
     status: text("status", { enum: BRIDGE_STATUSES }).notNull().default("registered"),
@@ -358,12 +361,12 @@ export const desktopSessions = pgTable(
     templateId: uuid("template_id").references(() => desktopTemplates.id, { onDelete: "set null" }),
     templateName: text("template_name").notNull(),
     bridgeId: uuid("bridge_id").references(() => bridges.id, { onDelete: "set null" }),
-    platform: text("platform", { enum: ["kubernetes", "docker", "local"] }),
+    platform: text("platform", { enum: PLATFORMS }),
     state: text("state", { enum: DESKTOP_STATES }).notNull().default("requested"),
     stateDetail: text("state_detail"),
     lastInputAt: timestamp("last_input_at", { withTimezone: true }),
     createdAt: createdAt(),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
     stoppedAt: timestamp("stopped_at", { withTimezone: true }),
   },
   (t) => [
@@ -413,7 +416,7 @@ export const bridgeCommands = pgTable(
     result: jsonb("result").$type<Record<string, unknown>>(),
     error: text("error"),
     createdAt: createdAt(),
-    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [index("bridge_commands_bridge_idx").on(t.bridgeId, t.status)],
 );

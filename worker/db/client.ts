@@ -72,14 +72,7 @@ export function getDb(env: DbEnv): Db {
  * must read and then write atomically; everything else goes through `getDb`.
  */
 export async function withTransaction<T>(env: DbEnv, fn: (tx: TxDb) => Promise<T>): Promise<T> {
-  configureDriver(env);
-  const pool = newPool(env, 1);
-  try {
-    const db = drizzleWs({ client: pool, schema });
-    return await db.transaction(fn);
-  } finally {
-    await pool.end().catch(() => {});
-  }
+  return withPool(env, (db) => db.transaction(fn));
 }
 
 /** Runs `fn` with a short-lived WebSocket pool database (for code that opens its own transactions). */
