@@ -11,7 +11,7 @@ import { and, eq } from "drizzle-orm";
 import { openSecret, parseMasterKeys } from "../../worker/lib/secret-box.ts";
 import { hitWindow } from "../rate-limiter/sliding-window.ts";
 import { summarizePresence } from "../room/presence.ts";
-import type { RoomIdentity } from "../room/protocol.ts";
+import type { PresenceEntry, RoomIdentity } from "../room/protocol.ts";
 import { RoomBase } from "../room/room-base.ts";
 import { type MeetingConfig, MeetingConfigSchema } from "./meeting-config.ts";
 import { type AnyDb, commitMessage, groupMembers, updateMeetingStatus } from "./meeting-records.ts";
@@ -19,7 +19,14 @@ import { backoffMs, callModel, ModelCallError, type ModelSource } from "./model-
 import { mergeMeetingConfig } from "./parallel-merge.ts";
 import { checkBudget, costOfUsage, OFFLINE_MODEL_ID } from "./pricing.ts";
 import { buildMessages, promptChars } from "./prompts.ts";
-import { type MeetingClientFrame, MeetingClientFrameSchema, type MeetingErrorCode, type MeetingMessage, type MeetingState } from "./protocol.ts";
+import {
+  type MeetingClientFrame,
+  MeetingClientFrameSchema,
+  type MeetingErrorCode,
+  type MeetingMessage,
+  type MeetingState,
+  PRESENCE_LIST_LIMIT,
+} from "./protocol.ts";
 import { parseSummary } from "./summary.ts";
 import { TokenCoalescer } from "./token-coalescer.ts";
 import type { TranscriptEntry } from "./transcript.ts";
@@ -53,6 +60,8 @@ interface PendingInterjection {
 /** Per-user model-call limits held in the room. */
 export const USER_LIMITS = { requestsPerMinute: 60, tokensPerMinute: 400_000 } as const;
 const MAX_ATTEMPTS = 5;
+/** Presence is published at most this often (see #presenceChanged). */
+const PRESENCE_INTERVAL_MS = 500;
 
 const EDITORS = ["owner", "editor"] as const;
 
@@ -61,14 +70,27 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
   #abort: AbortController | undefined;
   #apiKey: { value: string; source: "user" | "deployment" } | undefined;
   readonly #tokens: TokenCoalescer;
+  #presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** when presence was last published (0: not since this instance started) */
+  #presenceAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, {
       clientFrame: MeetingClientFrameSchema,
-      permissions: { ping: ["owner", "editor", "viewer"], start: EDITORS, pause: EDITORS, resume: EDITORS, cancel: EDITORS, interject: EDITORS },
+      permissions: {
+        ping: ["owner", "editor", "viewer"],
+        start: EDITORS,
+        pause: EDITORS,
+        resume: EDITORS,
+        cancel: EDITORS,
+        interject: EDITORS,
+      },
       maxEvents: 0,
       replayWithoutSince: "all",
       maxFrameBytes: 32 * 1024,
+      // A newcomer gets each finished turn as its final message, not as every streamed delta,
+      // and only the latest presence.
+      compactReplay: { token: "message", presence: "presence" },
     });
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS messages (position INTEGER PRIMARY KEY, json TEXT NOT NULL)");
     this.#tokens = new TokenCoalescer({
@@ -155,6 +177,40 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
     return summarizePresence(this.sockets().map((s) => s.attachment.identity));
   }
 
+  /** The presence event's body: who is watching (the first PRESENCE_LIST_LIMIT people) and how many. */
+  #presence(): { viewers: PresenceEntry[]; users: number; connections: number } {
+    const all = this.viewers();
+    return {
+      viewers: all.slice(0, PRESENCE_LIST_LIMIT),
+      users: all.length,
+      connections: all.reduce((n, v) => n + v.connections, 0),
+    };
+  }
+
+  /**
+   * Presence changes are published at most every PRESENCE_INTERVAL_MS: the first change after a
+   * quiet spell at once, the ones after it together at the end of the interval. Each presence
+   * event goes to every socket, so publishing one per join would cost O(viewers²) as a large
+   * audience arrives.
+   */
+  #presenceChanged(): void {
+    if (this.#presenceTimer !== undefined) return;
+    const wait = this.#presenceAt + PRESENCE_INTERVAL_MS - Date.now();
+    if (wait <= 0) {
+      this.#publishPresence();
+      return;
+    }
+    this.#presenceTimer = setTimeout(() => {
+      this.#presenceTimer = undefined;
+      this.#publishPresence();
+    }, wait);
+  }
+
+  #publishPresence(): void {
+    this.#presenceAt = Date.now();
+    this.publish("presence", this.#presence());
+  }
+
   /** A command through REST (e.g. "start" right after creation); same rules as over the socket. */
   async command(identity: RoomIdentity, frame: MeetingClientFrame): Promise<{ ok: true } | { ok: false; code: string; message: string }> {
     return this.#handle(frame, identity);
@@ -163,11 +219,11 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
   // ── sockets ──────────────────────────────────────────────────────────────────────────────
 
   protected override onConnect(): void {
-    this.publish("presence", { viewers: this.viewers() });
+    this.#presenceChanged();
   }
 
   protected override onDisconnect(): void {
-    this.publish("presence", { viewers: this.viewers() });
+    this.#presenceChanged();
   }
 
   protected override async onFrame(ws: WebSocket, frame: MeetingClientFrame, identity: RoomIdentity): Promise<void> {
@@ -188,7 +244,13 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
         const provider = await this.#chooseProvider(identity.userId);
         this.ctx.storage.kv.put("meta", { ...meta, startedBy: identity.userId });
         const startedAt = new Date();
-        await updateMeetingStatus(this.#db(), meta.meetingId, { status: "running", provider, startedAt, errorCode: null, errorMessage: null });
+        await updateMeetingStatus(this.#db(), meta.meetingId, {
+          status: "running",
+          provider,
+          startedAt,
+          errorCode: null,
+          errorMessage: null,
+        });
         this.#setState({ status: "running", provider });
         await this.ctx.storage.setAlarm(Date.now());
         return { ok: true };
@@ -295,7 +357,13 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
 
     if (meta.config.maxCostUsd !== undefined && state.provider !== "offline") {
       const prompt = buildMessages(meta.config, turn, transcript);
-      const budget = checkBudget({ model, promptChars: promptChars(prompt), maxTokens: turn.maxTokens, spentUsd: state.costUsd, maxCostUsd: meta.config.maxCostUsd });
+      const budget = checkBudget({
+        model,
+        promptChars: promptChars(prompt),
+        maxTokens: turn.maxTokens,
+        spentUsd: state.costUsd,
+        maxCostUsd: meta.config.maxCostUsd,
+      });
       if (!budget.allowed) {
         await this.#fail(
           meta,
@@ -328,7 +396,14 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
       this.publish("agent_speaking", { turnIndex: turn.index, round: turn.round, kind: turn.kind, speaker: turn.agent.title, model });
       this.#abort = new AbortController();
       try {
-        const result = await callModel(source, meta.config, turn, transcript, (text) => this.#tokens.push(turn.index, text), this.#abort.signal);
+        const result = await callModel(
+          source,
+          meta.config,
+          turn,
+          transcript,
+          (text) => this.#tokens.push(turn.index, text),
+          this.#abort.signal,
+        );
         this.#tokens.flushNow();
         if (this.#state().status === "cancelled") return undefined;
         await this.#commitTurn(meta, turn, result, source.kind === "offline" ? "offline" : (this.#apiKey?.source ?? "deployment"));
@@ -348,7 +423,12 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
     }
   }
 
-  async #commitTurn(meta: Meta, turn: Turn, result: Awaited<ReturnType<typeof callModel>>, keySource: "user" | "deployment" | "offline"): Promise<void> {
+  async #commitTurn(
+    meta: Meta,
+    turn: Turn,
+    result: Awaited<ReturnType<typeof callModel>>,
+    keySource: "user" | "deployment" | "offline",
+  ): Promise<void> {
     const costUsd = keySource === "offline" ? 0 : costOfUsage(result.model, result.usage);
     const message: MeetingMessage = {
       position: this.#nextPosition(),
@@ -369,7 +449,12 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
       createdAt: new Date().toISOString(),
     };
     // Postgres first: a turn is final only once the system of record has it.
-    await commitMessage(this.#db(), meta.meetingId, message, { userId: meta.startedBy, turnIndex: turn.index, model: result.model, keySource });
+    await commitMessage(this.#db(), meta.meetingId, message, {
+      userId: meta.startedBy,
+      turnIndex: turn.index,
+      model: result.model,
+      keySource,
+    });
     // Then, with no await in between (one atomic storage batch): store, count, announce.
     this.#storeMessage(message);
     this.#recordUserUsage(meta.startedBy, message.usage.inputTokens + message.usage.outputTokens);
@@ -396,7 +481,12 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
   }
 
   async #fail(meta: Meta, code: MeetingErrorCode, message: string): Promise<void> {
-    await updateMeetingStatus(this.#db(), meta.meetingId, { status: "failed", errorCode: code, errorMessage: message, completedAt: new Date() });
+    await updateMeetingStatus(this.#db(), meta.meetingId, {
+      status: "failed",
+      errorCode: code,
+      errorMessage: message,
+      completedAt: new Date(),
+    });
     this.#setState({ status: "failed", errorCode: code, errorMessage: message });
   }
 

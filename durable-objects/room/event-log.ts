@@ -23,6 +23,7 @@ export class EventLog {
       at INTEGER NOT NULL,
       frame TEXT NOT NULL
     )`);
+    sql.exec("CREATE INDEX IF NOT EXISTS room_events_type_seq ON room_events (type, seq)");
     this.#lastSeq = sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM room_events").one().seq ?? 0;
   }
 
@@ -42,11 +43,38 @@ export class EventLog {
   }
 
   /** Events after `since`, oldest first. */
-  *after(since: number, batch = 500): Generator<StoredEvent> {
+  after(since: number, batch = 500): Generator<StoredEvent> {
+    return this.#rows(since, batch);
+  }
+
+  /**
+   * A compact replay for a client that starts from nothing: every event, except those of a type in
+   * `supersededBy` that are older than the newest event of the type it maps to (e.g. the `token`
+   * deltas of turns whose final `message` is in the log, every `presence` but the last). The
+   * result is what a full replay would leave the client with, in far fewer frames.
+   */
+  *compacted(supersededBy: Readonly<Record<string, string>>, batch = 500): Generator<StoredEvent> {
+    const cutoffs = new Map<string, number>();
+    for (const [type, by] of Object.entries(supersededBy)) {
+      const row = this.#sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM room_events WHERE type = ?", by).one();
+      cutoffs.set(type, row.seq ?? 0);
+    }
+    for (const event of this.#rows(0, batch)) {
+      const cutoff = cutoffs.get(event.type);
+      if (cutoff !== undefined && event.seq < cutoff) continue;
+      yield { seq: event.seq, frame: event.frame };
+    }
+  }
+
+  *#rows(since: number, batch: number): Generator<StoredEvent & { type: string }> {
     let cursor = since;
     for (;;) {
       const rows = this.#sql
-        .exec<{ seq: number; frame: string }>("SELECT seq, frame FROM room_events WHERE seq > ? ORDER BY seq LIMIT ?", cursor, batch)
+        .exec<{ seq: number; type: string; frame: string }>(
+          "SELECT seq, type, frame FROM room_events WHERE seq > ? ORDER BY seq LIMIT ?",
+          cursor,
+          batch,
+        )
         .toArray();
       for (const r of rows) yield r;
       if (rows.length < batch) return;

@@ -8,14 +8,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
 import { EventLog } from "./event-log.ts";
-import {
-  IDENTITY_HEADER,
-  ROOM_SUBPROTOCOL,
-  type RoomErrorCode,
-  type RoomIdentity,
-  RoomIdentitySchema,
-  type RoomRole,
-} from "./protocol.ts";
+import { IDENTITY_HEADER, ROOM_SUBPROTOCOL, type RoomErrorCode, type RoomIdentity, RoomIdentitySchema, type RoomRole } from "./protocol.ts";
 
 export interface SocketAttachment {
   /** random id of this connection */
@@ -35,6 +28,12 @@ export interface RoomOptions<Frame extends { type: string }> {
   replayWithoutSince: "all" | "none";
   /** largest accepted client frame in bytes */
   maxFrameBytes?: number;
+  /**
+   * For a client that connects without `since`: skip events of a type (key) older than the newest
+   * event of another type (value) that makes them redundant — see EventLog.compacted. Reconnects
+   * with `since` always get exactly the events they missed.
+   */
+  compactReplay?: Readonly<Record<string, string>>;
 }
 
 const PING = '{"type":"ping"}';
@@ -78,13 +77,19 @@ export abstract class RoomBase<Frame extends { type: string }> extends DurableOb
     const attachment: SocketAttachment = { id: crypto.randomUUID(), identity, connectedAt: Date.now() };
     server.serializeAttachment(attachment);
 
-    const replayFrom = since ?? (this.#options.replayWithoutSince === "all" ? 0 : null);
-    if (replayFrom !== null) {
-      for (const event of this.log.after(replayFrom)) server.send(event.frame);
+    if (since !== null) {
+      for (const event of this.log.after(since)) server.send(event.frame);
+    } else if (this.#options.replayWithoutSince === "all") {
+      const events = this.#options.compactReplay ? this.log.compacted(this.#options.compactReplay) : this.log.after(0);
+      for (const event of events) server.send(event.frame);
     }
     await this.onConnect(server, identity);
 
-    const offered = request.headers.get("Sec-WebSocket-Protocol")?.split(",").map((p) => p.trim()) ?? [];
+    const offered =
+      request.headers
+        .get("Sec-WebSocket-Protocol")
+        ?.split(",")
+        .map((p) => p.trim()) ?? [];
     const headers = offered.includes(ROOM_SUBPROTOCOL) ? { "Sec-WebSocket-Protocol": ROOM_SUBPROTOCOL } : undefined;
     return new Response(null, { status: 101, webSocket: client, ...(headers && { headers }) });
   }
@@ -106,7 +111,11 @@ export abstract class RoomBase<Frame extends { type: string }> extends DurableOb
     if (!result.success) {
       const type = typeof json === "object" && json !== null && "type" in json ? String(json.type) : undefined;
       const known = type !== undefined && type in this.#options.permissions;
-      return this.sendError(ws, known ? "BAD_FRAME" : "UNKNOWN_COMMAND", known ? `Invalid '${type}' frame: ${result.error.issues[0]?.message ?? "bad shape"}` : `Unknown frame type '${type ?? ""}'.`);
+      return this.sendError(
+        ws,
+        known ? "BAD_FRAME" : "UNKNOWN_COMMAND",
+        known ? `Invalid '${type}' frame: ${result.error.issues[0]?.message ?? "bad shape"}` : `Unknown frame type '${type ?? ""}'.`,
+      );
     }
     const frame = result.data;
     const allowed = (this.#options.permissions as Record<string, readonly RoomRole[]>)[frame.type] ?? [];
@@ -187,7 +196,13 @@ function safeJson(text: string | null): unknown {
 }
 
 function isPing(json: unknown): boolean {
-  return typeof json === "object" && json !== null && !Array.isArray(json) && (json as { type?: unknown }).type === "ping" && Object.keys(json).length === 1;
+  return (
+    typeof json === "object" &&
+    json !== null &&
+    !Array.isArray(json) &&
+    (json as { type?: unknown }).type === "ping" &&
+    Object.keys(json).length === 1
+  );
 }
 
 export { PONG as ROOM_PONG, PING as ROOM_PING };

@@ -170,6 +170,45 @@ describe("meetings", () => {
     resumed.close();
   });
 
+  it("a late joiner gets each finished turn as one message (not every streamed delta) and the same transcript", async () => {
+    const owner = await registerUser("ml");
+    const apiKey = await useStandInKey(owner);
+    const { team, agentIds } = await teamWithAgents(owner, 1);
+    const long = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
+    await script(apiKey, [reply(long, { tokenDelayMs: 20 }), reply("a critique with words", { tokenDelayMs: 20 }), reply(SUMMARY, { tokenDelayMs: 2 })]);
+    const meeting = await createMeeting(owner, team.id, { type: "individual", agenda: "Late", rounds: 1, memberAgentId: agentIds[0] });
+    const early = await openSocket(`/api/v1/meetings/${meeting.id}/ws`, owner.accessToken);
+    early.ws.send(JSON.stringify({ type: "start" }));
+    await waitFor(early, "meeting_complete", 30_000);
+    const late = await openSocket(`/api/v1/meetings/${meeting.id}/ws`, owner.accessToken);
+    await waitFor(late, "meeting_complete");
+    const messagesOf = (frames: Frame[]) => frames.filter((f) => f.type === "message").map((f) => f.message);
+    expect(early.frames.filter((f) => f.type === "token").length).toBeGreaterThan(0);
+    expect(late.frames.filter((f) => f.type === "token")).toEqual([]);
+    expect(messagesOf(late.frames)).toEqual(messagesOf(early.frames));
+    expect(late.frames.find((f) => f.type === "meeting_complete")).toEqual(early.frames.find((f) => f.type === "meeting_complete"));
+    // Seqs still only grow, so a reconnect with since= continues from the last one.
+    const seqs = late.frames.map((f) => f.seq as number);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    early.close();
+    late.close();
+  });
+
+  it("presence counts everyone watching, and a crowd arriving together is announced in a few events, not one per join", async () => {
+    const owner = await registerUser("mp");
+    const { team, agentIds } = await teamWithAgents(owner, 1);
+    const meeting = await createMeeting(owner, team.id, { type: "individual", agenda: "Crowd", rounds: 1, memberAgentId: agentIds[0] });
+    const first = await openSocket(`/api/v1/meetings/${meeting.id}/ws`, owner.accessToken);
+    expect(await waitFor(first, "presence")).toMatchObject({ users: 1, connections: 1 });
+    const crowd = await Promise.all(Array.from({ length: 20 }, () => openSocket(`/api/v1/meetings/${meeting.id}/ws`, owner.accessToken)));
+    const settled = await first.next((f) => f.type === "presence" && f.connections === 21, 5_000);
+    expect(settled).toMatchObject({ users: 1, viewers: [expect.objectContaining({ userId: owner.id, connections: 21 })] });
+    expect(first.frames.filter((f) => f.type === "presence").length).toBeLessThanOrEqual(4);
+    for (const s of crowd) s.close();
+    expect(await first.next((f) => f.type === "presence" && f.connections === 1, 5_000)).toMatchObject({ users: 1 });
+    first.close();
+  });
+
   it("a viewer watches but cannot start or interject", async () => {
     const owner = await registerUser("mo");
     const viewer = await registerUser("mv");

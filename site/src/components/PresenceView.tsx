@@ -11,6 +11,8 @@ export interface PresenceViewProps {
   viewers: readonly PresenceEntry[];
   status: RoomSocketStatus;
   selfId: string | undefined;
+  /** how many people in all, when the room names only the first of them */
+  total?: number;
   /** defaults to "Viewing now:" */
   label?: string;
 }
@@ -51,6 +53,11 @@ export function PresenceView(props: PresenceViewProps) {
             );
           }}
         </For>
+        <Show when={(props.total ?? 0) > props.viewers.length}>
+          <li class="presence-more muted" data-testid="presence-more">
+            and {(props.total ?? 0) - props.viewers.length} more
+          </li>
+        </Show>
       </ul>
       <span class="presence-status" classList={{ "presence-live": props.status === "open" }} role="status">
         {STATUS_TEXT[props.status]}

@@ -30,7 +30,10 @@ export interface LiveMeeting {
   /** finished turns and interjections, ordered by position */
   messages: MeetingMessage[];
   speaking: SpeakingTurn | undefined;
+  /** the first people watching (the room names at most PRESENCE_LIST_LIMIT) */
   viewers: PresenceEntry[];
+  /** how many people watch in all */
+  viewerCount: number;
   completion: MeetingCompletion | undefined;
   /** the last error the meeting reported in its log (e.g. why it failed) */
   error: { code: string; message: string } | undefined;
@@ -58,6 +61,7 @@ export function initialLiveMeeting(meeting: Meeting, transcript: readonly Meetin
     messages: mergeMessages([], transcript),
     speaking: undefined,
     viewers: [],
+    viewerCount: 0,
     completion:
       meeting.summaryText !== null
         ? { summaryText: meeting.summaryText, summary: meeting.summary ?? {}, costUsd: meeting.costUsd }
@@ -85,7 +89,7 @@ function hasFinished(live: LiveMeeting, turnIndex: number): boolean {
 export function applyMeetingEvent(live: LiveMeeting, event: MeetingEvent): LiveMeeting {
   switch (event.type) {
     case "presence":
-      return { ...live, viewers: event.viewers };
+      return { ...live, viewers: event.viewers, viewerCount: event.users };
     case "meeting_state": {
       const { seq: _seq, at: _at, type: _type, ...state } = event;
       // A finished meeting speaks no more: drop a turn that was cut off.
