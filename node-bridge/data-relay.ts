@@ -1,375 +1,166 @@
 /**
- * The data path of one desktop session (DESIGN §5 "Desktop data"): raw RFB bytes between the
- * session's VNC server (TCP) and its DesktopSession DO (the data WebSocket `payload.dataUrl`,
- * `Authorization: Bearer <dataToken>`), binary frames only, no compression (RFB is already
- * encoded; deflate would cost CPU on both ends for little), masking done natively by `bufferutil`.
+ * The data path of one running desktop session (DESIGN §5 "Desktop data", protocol.ts in
+ * durable-objects/desktop): the session's primary socket (primary-channel.ts), kept open for as
+ * long as the session runs, and one viewer pipe (viewer-pipe.ts) per viewer the hub announces.
  *
- * One TCP connection per data-socket connection: every time the socket (re)connects the relay
- * dials the VNC server afresh, so each connection starts with a fresh RFB handshake ("RFB 003.008")
- * and never resumes a half-consumed stream. The hub can therefore get a clean handshake for a new
- * viewer just by closing the data socket; the relay reconnects at once after a healthy connection
- * and with backoff after a failed one, for as long as the session runs. The TCP connection is
- * made first and the socket opened only once it holds, so the hub never sees a data socket with
- * no desktop behind it.
- *
- * Backpressure, both ways: TCP reads are coalesced into messages of ≤ 64 KiB (the DO pays per
- * message) and paused while the socket's `bufferedAmount` is above a high-water mark, until the
- * send callbacks bring it under the low-water mark; the hub pauses and resumes TCP reading with
- * `{"type":"pause"}` / `{"type":"resume"}` text frames when a viewer stalls; a TCP write that
- * buffers pauses reading the socket until the TCP side drains.
+ * `{type:"open", connId}` on the primary socket → dial the VNC server (asked of the driver each
+ * time: a woken pod has a new IP), then open `conn=<connId>`: every viewer gets its own TCP
+ * connection and so its own fresh RFB handshake. If the desktop cannot be reached the bridge
+ * answers `{type:"open_failed", connId, message}`, and the hub tells that viewer.
+ * `{type:"close", connId}` ends that viewer's pipe (or its opening). Pipes outlive a primary
+ * socket that drops and reconnects; closing the relay (stop, hibernate, bridge shutdown) ends
+ * the primary socket and every pipe.
  */
-import { EventEmitter } from "node:events";
-import { connect, type Socket } from "node:net";
-import { WebSocket } from "ws";
-import { z } from "zod";
-import { Backoff, type BackoffOptions } from "./backoff.ts";
+import type { PrimaryHubFrame } from "../durable-objects/desktop/protocol.ts";
+import type { BackoffOptions } from "./backoff.ts";
+import { DataSocketRefused, dataSocketUrl } from "./data-socket.ts";
 import type { VncEndpoint } from "./drivers/driver.ts";
 import { errorMessage } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { keepAlive } from "./ws-keepalive.ts";
+import { PrimaryChannel } from "./primary-channel.ts";
+import { emptyCounters, type PipeLimits, type TransferCounters, ViewerPipe } from "./viewer-pipe.ts";
 
-/** Text frames the hub may send on a data socket. */
-export const DataControlFrameSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("pause") }),
-  z.object({ type: z.literal("resume") }),
-]);
-export type DataControlFrame = z.infer<typeof DataControlFrameSchema>;
-
-export interface DataRelayOptions {
+export interface DataRelayOptions extends Partial<PipeLimits> {
   sessionId: string;
+  /** The session's data URL from its start / wake payload (without `conn`). */
   dataUrl: string;
   dataToken: string;
-  /** Asked on every (re)connect: the desktop may have moved (a woken pod has a new IP). */
+  /** Asked for every viewer: the desktop may have moved (a woken pod has a new IP). */
   vncEndpoint: () => Promise<VncEndpoint>;
   log: Logger;
-  /** Largest binary message sent to the hub. */
-  maxMessageBytes?: number;
-  /** Pause TCP reading when the socket buffers more than this… */
-  highWaterBytes?: number;
-  /** …and resume once it is down to this. */
-  lowWaterBytes?: number;
+  /** Reconnect delays of the primary socket. */
   backoff?: BackoffOptions;
-  pingIntervalMs?: number;
-  connectTimeoutMs?: number;
-  /** A connection that lasted this long counts as healthy: the next reconnect is immediate. */
+  /** A primary connection that lasted this long counts as healthy: the backoff starts over. */
   healthyAfterMs?: number;
 }
 
-export interface DataRelayStats {
-  /** Data-socket connections opened so far. */
-  connections: number;
-  connected: boolean;
-  bytesToHub: number;
-  bytesToVnc: number;
-  messagesToHub: number;
-  largestMessageToHub: number;
-  pausedByHub: boolean;
-  pausedByBuffer: boolean;
+export interface DataRelayStats extends TransferCounters {
+  /** Primary-socket connections opened so far. */
+  primaryConnections: number;
+  primaryConnected: boolean;
+  /** Viewer pipes open (or opening) now. */
+  viewers: number;
+  /** Viewer pipes that reached the streaming state so far. */
+  viewersOpened: number;
+  /** `open_failed` answers sent so far. */
+  openFailures: number;
 }
 
 const KIB = 1024;
+/** `open_failed.message` is at most this long (protocol). */
+const MAX_FAILURE_MESSAGE = 500;
 
-export class DataRelay extends EventEmitter<{ connected: []; disconnected: [] }> {
-  readonly #o: Required<Omit<DataRelayOptions, "backoff">>;
-  readonly #backoff: Backoff;
+export class DataRelay {
+  readonly #o: DataRelayOptions;
+  readonly #limits: PipeLimits;
   readonly #log: Logger;
+  readonly #primary: PrimaryChannel;
+  readonly #pipes = new Map<string, { pipe: ViewerPipe; task: Promise<void> }>();
+  readonly #totals = emptyCounters();
+  #viewersOpened = 0;
+  #openFailures = 0;
   #closed = false;
-  #closeCode = 1000;
-  #closeReason = "session stopped";
-  #running: Promise<void> | undefined;
-  #wakeSleep: (() => void) | undefined;
-  #ws: WebSocket | undefined;
-  #tcp: Socket | undefined;
-  readonly #stats: DataRelayStats = {
-    connections: 0,
-    connected: false,
-    bytesToHub: 0,
-    bytesToVnc: 0,
-    messagesToHub: 0,
-    largestMessageToHub: 0,
-    pausedByHub: false,
-    pausedByBuffer: false,
-  };
 
   constructor(options: DataRelayOptions) {
-    super();
-    this.#o = {
-      maxMessageBytes: 64 * KIB,
-      highWaterBytes: 2048 * KIB,
-      lowWaterBytes: 512 * KIB,
-      pingIntervalMs: 30_000,
-      connectTimeoutMs: 10_000,
-      healthyAfterMs: 5_000,
-      ...options,
+    this.#o = options;
+    this.#limits = {
+      maxMessageBytes: options.maxMessageBytes ?? 64 * KIB,
+      highWaterBytes: options.highWaterBytes ?? 2048 * KIB,
+      lowWaterBytes: options.lowWaterBytes ?? 512 * KIB,
+      pingIntervalMs: options.pingIntervalMs ?? 30_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     };
-    this.#backoff = new Backoff({ initialMs: 250, maxMs: 30_000, ...options.backoff });
     this.#log = options.log.child({ sessionId: options.sessionId, component: "data-relay" });
+    this.#primary = new PrimaryChannel({
+      url: dataSocketUrl(options.dataUrl, "primary"),
+      dataToken: options.dataToken,
+      log: this.#log,
+      onFrame: (frame) => this.#onHubFrame(frame),
+      ...(options.backoff && { backoff: options.backoff }),
+      pingIntervalMs: this.#limits.pingIntervalMs,
+      connectTimeoutMs: this.#limits.connectTimeoutMs,
+      healthyAfterMs: options.healthyAfterMs ?? 5_000,
+    });
   }
 
-  /** Starts relaying; reconnects until `close()`. */
+  /** Opens the primary socket; keeps it open until `close()`. */
   start(): void {
-    this.#running ??= this.#loop();
+    this.#primary.start();
   }
 
-  /** Stops for good: closes the data socket with `code` and the TCP connection. */
+  /** Stops for good: closes the primary socket and every viewer's data socket with `code`, and their VNC connections. */
   async close(code = 1000, reason = "session stopped"): Promise<void> {
     this.#closed = true;
-    this.#closeCode = code;
-    this.#closeReason = reason;
-    this.#wakeSleep?.();
-    this.#ws?.close(code, reason);
-    this.#tcp?.destroy();
-    await this.#running;
+    const tasks = [...this.#pipes.values()].map(({ pipe, task }) => {
+      void pipe.close(code, reason);
+      return task;
+    });
+    await Promise.all([this.#primary.close(code, reason), ...tasks]);
   }
 
   stats(): DataRelayStats {
-    return { ...this.#stats };
+    const primary = this.#primary.stats();
+    return {
+      ...this.#totals,
+      primaryConnections: primary.connections,
+      primaryConnected: primary.connected,
+      viewers: this.#pipes.size,
+      viewersOpened: this.#viewersOpened,
+      openFailures: this.#openFailures,
+    };
   }
 
-  async #loop(): Promise<void> {
-    while (!this.#closed) {
-      const started = Date.now();
-      let opened = false;
+  /** The pipe of one viewer, while it is open or opening (tests and diagnostics). */
+  viewer(connId: string): ViewerPipe | undefined {
+    return this.#pipes.get(connId)?.pipe;
+  }
+
+  #onHubFrame(frame: PrimaryHubFrame): void {
+    if (this.#closed) return;
+    switch (frame.type) {
+      case "open":
+        // The hub re-sends `open` for viewers still waiting when the primary socket reconnects.
+        if (!this.#pipes.has(frame.connId)) this.#openViewer(frame.connId);
+        return;
+      case "close":
+        void this.#pipes.get(frame.connId)?.pipe.close(1000, "viewer left");
+        return;
+    }
+  }
+
+  #openViewer(connId: string): void {
+    const pipe = new ViewerPipe({
+      ...this.#limits,
+      connId,
+      url: dataSocketUrl(this.#o.dataUrl, connId),
+      dataToken: this.#o.dataToken,
+      log: this.#log,
+      totals: this.#totals,
+    });
+    const task = (async () => {
       try {
-        opened = await this.#connectOnce();
+        await pipe.open(await this.#o.vncEndpoint());
       } catch (e: unknown) {
-        this.#log.warn("data relay connection failed", { error: errorMessage(e) });
-      }
-      if (this.#closed) break;
-      const healthy = opened && Date.now() - started >= this.#o.healthyAfterMs;
-      if (healthy) this.#backoff.reset();
-      // A clean, healthy connection that ended was most likely closed by the hub to get a fresh
-      // handshake: come back at once. Anything else backs off.
-      await this.#sleep(healthy ? 50 : this.#backoff.next());
-    }
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wakeSleep = done;
-    });
-  }
-
-  /** One TCP + data-socket pair, from dial to teardown. Resolves true if the socket had opened. */
-  async #connectOnce(): Promise<boolean> {
-    const endpoint = await this.#o.vncEndpoint();
-    const tcp = await this.#dialVnc(endpoint);
-    if (this.#closed) {
-      tcp.destroy();
-      return false;
-    }
-    this.#tcp = tcp;
-    let ws: WebSocket;
-    let early: EarlyMessages;
-    try {
-      ({ ws, early } = await this.#openSocket());
-    } catch (e: unknown) {
-      tcp.destroy();
-      throw e;
-    }
-    if (this.#closed) {
-      ws.close(this.#closeCode, this.#closeReason);
-      tcp.destroy();
-      return true;
-    }
-    this.#ws = ws;
-    this.#stats.connections++;
-    this.#stats.connected = true;
-    this.#stats.pausedByHub = false;
-    this.#stats.pausedByBuffer = false;
-    this.#log.info("data relay connected", { vnc: `${endpoint.host}:${endpoint.port}` });
-    this.emit("connected");
-    await this.#pipe(ws, tcp, early);
-    this.#stats.connected = false;
-    this.#ws = undefined;
-    this.#tcp = undefined;
-    this.emit("disconnected");
-    return true;
-  }
-
-  #dialVnc(endpoint: VncEndpoint): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const tcp = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
-      // Bytes the VNC server sends before the socket is open wait in the kernel and Node's buffer.
-      tcp.pause();
-      let connected = false;
-      const timer = setTimeout(() => {
-        tcp.destroy();
-        reject(new Error(`VNC ${endpoint.host}:${endpoint.port} did not accept within ${this.#o.connectTimeoutMs} ms`));
-      }, this.#o.connectTimeoutMs);
-      // One listener for the socket's whole life: an error between dialling and piping must not
-      // be an unhandled 'error' event (that would take the whole bridge down).
-      tcp.on("error", (e) => {
-        if (connected) this.#log.warn("VNC connection error", { error: e.message });
-        else {
-          clearTimeout(timer);
-          reject(new Error(`VNC ${endpoint.host}:${endpoint.port}: ${e.message}`));
-        }
-      });
-      tcp.once("connect", () => {
-        connected = true;
-        clearTimeout(timer);
-        tcp.setNoDelay(true);
-        resolve(tcp);
-      });
-    });
-  }
-
-  #openSocket(): Promise<{ ws: WebSocket; early: EarlyMessages }> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.#o.dataUrl, {
-        headers: { Authorization: `Bearer ${this.#o.dataToken}` },
-        perMessageDeflate: false,
-        handshakeTimeout: this.#o.connectTimeoutMs,
-        maxPayload: 32 * 1024 * KIB,
-      });
-      const fail = (e: Error) => {
-        ws.removeAllListeners();
-        ws.on("error", () => {});
-        ws.terminate();
-        reject(e);
-      };
-      ws.once("open", () => {
-        ws.off("error", fail);
-        ws.off("unexpected-response", onResponse);
-        // From here on errors are only logged; the 'close' that follows ends the connection.
-        ws.on("error", (e) => this.#log.warn("data socket error", { error: e.message }));
-        // Frames that arrived with the upgrade response are emitted before the awaiting code
-        // resumes (nextTick runs ahead of promise continuations): hold them for #pipe.
-        const early: EarlyMessages = { messages: [], listener: (data, isBinary) => early.messages.push([data, isBinary]) };
-        ws.on("message", early.listener);
-        resolve({ ws, early });
-      });
-      ws.once("error", fail);
-      // The token never appears in this message: only the status the hub answered with.
-      const onResponse = (_req: unknown, res: { statusCode?: number }) =>
-        fail(new Error(`data socket refused with HTTP ${res.statusCode}`));
-      ws.once("unexpected-response", onResponse);
-    });
-  }
-
-  #pipe(ws: WebSocket, tcp: Socket, early: EarlyMessages): Promise<void> {
-    const o = this.#o;
-    const stats = this.#stats;
-    const log = this.#log;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let flushScheduled = false;
-    let waitingForTcpDrain = false;
-
-    const applyPause = () => {
-      if (stats.pausedByHub || stats.pausedByBuffer) tcp.pause();
-      else tcp.resume();
-    };
-    const onSent = (err?: Error) => {
-      if (err || !stats.pausedByBuffer) return;
-      if (ws.bufferedAmount <= o.lowWaterBytes) {
-        stats.pausedByBuffer = false;
-        applyPause();
-      }
-    };
-    const flush = () => {
-      flushScheduled = false;
-      if (pendingBytes === 0 || ws.readyState !== WebSocket.OPEN) return;
-      const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      for (let offset = 0; offset < all.length; offset += o.maxMessageBytes) {
-        const piece = all.subarray(offset, offset + o.maxMessageBytes);
-        stats.bytesToHub += piece.length;
-        stats.messagesToHub++;
-        stats.largestMessageToHub = Math.max(stats.largestMessageToHub, piece.length);
-        ws.send(piece, { binary: true }, onSent);
-      }
-      if (ws.bufferedAmount > o.highWaterBytes && !stats.pausedByBuffer) {
-        stats.pausedByBuffer = true;
-        applyPause();
-      }
-    };
-
-    tcp.on("data", (chunk: Buffer) => {
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes >= o.maxMessageBytes) flush();
-      // setImmediate runs after this I/O phase: every chunk read in it goes into one message.
-      else if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flush);
-      }
-    });
-
-    const onMessage = (data: Buffer, isBinary: boolean) => {
-      if (isBinary) {
-        stats.bytesToVnc += data.length;
-        if (!tcp.write(data) && !waitingForTcpDrain) {
-          waitingForTcpDrain = true;
-          ws.pause();
-          tcp.once("drain", () => {
-            waitingForTcpDrain = false;
-            ws.resume();
-          });
-        }
+        this.#openFailed(pipe, e);
         return;
       }
-      const frame = parseControl(data);
-      if (!frame) {
-        log.warn("ignoring unknown text frame on the data socket", { bytes: data.length });
-        return;
-      }
-      stats.pausedByHub = frame.type === "pause";
-      applyPause();
-    };
-    ws.off("message", early.listener);
-    for (const [data, isBinary] of early.messages) onMessage(data, isBinary);
-    ws.on("message", onMessage);
-
-    const stopKeepAlive = keepAlive(ws, o.pingIntervalMs, () => log.warn("data socket stopped answering pings; terminating"));
-    applyPause();
-
-    return new Promise<void>((resolve) => {
-      let wsClosed = false;
-      let tcpClosed = false;
-      const settle = () => {
-        if (wsClosed && tcpClosed) resolve();
-      };
-      ws.once("close", (code, reason) => {
-        wsClosed = true;
-        stopKeepAlive();
-        log.info("data socket closed", { code, reason: reason.toString() });
-        tcp.destroy();
-        settle();
-      });
-      const onTcpClose = () => {
-        tcpClosed = true;
-        // Flush what the VNC server said last (e.g. a failure reason) before closing.
-        flush();
-        if (ws.readyState === WebSocket.OPEN)
-          ws.close(this.#closed ? this.#closeCode : 1000, this.#closed ? this.#closeReason : "vnc connection closed");
-        settle();
-      };
-      // The VNC server may have hung up while the data socket was still opening.
-      if (tcp.destroyed) onTcpClose();
-      else tcp.once("close", onTcpClose);
+      this.#viewersOpened++;
+      await pipe.ended();
+    })().finally(() => {
+      if (this.#pipes.get(connId)?.pipe === pipe) this.#pipes.delete(connId);
     });
+    this.#pipes.set(connId, { pipe, task });
   }
-}
 
-interface EarlyMessages {
-  messages: [Buffer, boolean][];
-  listener: (data: Buffer, isBinary: boolean) => void;
-}
-
-function parseControl(data: Buffer): DataControlFrame | undefined {
-  if (data.length > 1024) return undefined;
-  try {
-    const parsed = DataControlFrameSchema.safeParse(JSON.parse(data.toString("utf8")));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
+  #openFailed(pipe: ViewerPipe, e: unknown): void {
+    const { connId } = pipe;
+    const message = errorMessage(e);
+    this.#log.warn("could not open a viewer pipe", { connId, error: message });
+    // Closed meanwhile (the viewer left, the session stops), or refused because the viewer is
+    // gone (404): nobody waits for an answer.
+    const viewerGone = e instanceof Error && e.cause instanceof DataSocketRefused && e.cause.status === 404;
+    if (this.#closed || pipe.closing || viewerGone) return;
+    this.#openFailures++;
+    this.#primary.send({ type: "open_failed", connId, message: message.slice(0, MAX_FAILURE_MESSAGE) });
   }
 }

@@ -1,8 +1,9 @@
 /**
  * node-bridge entry point: `node node-bridge/main.ts`. Reads the configuration, builds the driver,
- * re-opens the relays of desktops that outlived a previous run, then keeps the control channel to
- * Atrium open until SIGTERM/SIGINT, when it drains (no new commands, in-flight ones finish, close
- * 1001), closes the relays and lets the driver clean up (the local driver kills its desktops).
+ * re-opens the data relays (primary sockets) of desktops that outlived a previous run, then keeps
+ * the control channel to Atrium open until SIGTERM/SIGINT, when it drains (no new commands,
+ * in-flight ones finish, close 1001), closes every session's primary and data sockets (1001) and
+ * lets the driver clean up (the local driver kills its desktops).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

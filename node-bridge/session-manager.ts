@@ -1,12 +1,14 @@
 /**
- * Turns control commands into driver calls and keeps one data relay per running session. Commands
- * for the same session run one after another (a stop that arrives while the start is still
- * pulling an image waits for it); different sessions run in parallel.
+ * Turns control commands into driver calls and keeps one data relay (data-relay.ts: the primary
+ * socket plus a pipe per viewer) per running session. Commands for the same session run one
+ * after another (a stop that arrives while the start is still pulling an image waits for it);
+ * different sessions run in parallel. Hibernate and stop close the session's relay before the
+ * driver takes the desktop down, so viewers see a clean close rather than a dead VNC server.
  *
- * Each session's data-socket address and token (from its start/wake payload) are kept in
- * `relays.json` in the state dir, so a restarted bridge re-opens the relays of the desktops the
- * driver still runs (pods and containers outlive the bridge process); no command would otherwise
- * tell it where to send their bytes.
+ * Each session's data URL and token (from its start/wake payload) are kept in `relays.json` in
+ * the state dir, so a restarted bridge re-opens the primary sockets of the desktops the driver
+ * still runs (pods and containers outlive the bridge process); no command would otherwise tell
+ * it where their viewers wait.
  */
 import { z } from "zod";
 import type { CommandFrame, ReportedSession, StartPayload } from "../durable-objects/bridge/protocol.ts";
@@ -53,7 +55,7 @@ export class SessionManager {
     this.#writer = options.relayFile ? new JsonFileWriter(options.relayFile) : undefined;
   }
 
-  /** After a restart: re-open relays for sessions the driver still runs, forget the others. */
+  /** After a restart: re-open the relays (primary sockets) of sessions the driver still runs, forget the others. */
   async restore(): Promise<void> {
     const saved = this.#relayFile ? await readJsonFile(this.#relayFile, RelayFileSchema, this.#log) : undefined;
     const running = new Set(

@@ -1,8 +1,9 @@
 /**
  * The real entry point, `node node-bridge/main.ts`, as a child process with the local driver
  * against the in-test hub: hello, a start_session that brings up a real Xvfb + x11vnc desktop
- * whose RFB bytes arrive on the hub's data socket, heartbeats reporting it, and SIGTERM draining
- * with 1001 and taking the desktop down. Needs xvfb + x11vnc (CI installs them).
+ * and opens the session's primary socket, two viewers that each get their own RFB handshake from
+ * x11vnc on their own data socket, heartbeats reporting the session, and SIGTERM draining with
+ * 1001 (control, primary and data sockets) and taking the desktop down. Needs xvfb + x11vnc (CI installs them).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -30,7 +31,7 @@ describe("node-bridge process (local driver)", () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  it("starts a desktop on command, relays its RFB stream, and on SIGTERM drains, closes with 1001 and removes the desktop", async () => {
+  it("starts a desktop on command, relays a fresh RFB stream per viewer, and on SIGTERM drains, closes with 1001 and removes the desktop", async () => {
     const hub = await startFakeHub({
       bridgeToken: TOKEN,
       dataToken: DATA_TOKEN,
@@ -84,9 +85,22 @@ describe("node-bridge process (local driver)", () => {
     await control.waitFor("ack", (f) => f.id === start.id);
     expect(await control.waitFor("complete", (f) => f.id === start.id, 10_000)).toMatchObject({ result: { sessionId, state: "running" } });
 
-    const data = await hub.nextData(0, 10_000);
-    expect(data.headers.authorization).toBe(`Bearer ${DATA_TOKEN}`);
-    await expect.poll(() => data.bytes().toString(), { timeout: 5_000 }).toMatch(/^RFB 003\.00\d\n$/);
+    const primary = await hub.primaryOf(sessionId, 10_000);
+    expect(primary.headers.authorization).toBe(`Bearer ${DATA_TOKEN}`);
+    // Two viewers: each gets its own x11vnc connection, so each starts with the server's greeting.
+    const a = await hub.openViewer(sessionId, 10_000);
+    const b = await hub.openViewer(sessionId, 10_000);
+    expect(a.connId).not.toBe(b.connId);
+    for (const viewer of [a, b]) await expect.poll(() => viewer.bytes().toString(), { timeout: 5_000 }).toMatch(/^RFB 003\.00\d\n$/);
+    // Bytes flow the other way too: answering the greeting gets x11vnc's security types (1 = None).
+    a.ws.send(Buffer.from("RFB 003.008\n"));
+    const securityTypes = () => {
+      const reply = a.bytes().subarray(12);
+      const count = reply[0] ?? 0;
+      return count > 0 && reply.length >= 1 + count ? [...reply.subarray(1, 1 + count)] : [];
+    };
+    await expect.poll(securityTypes, { timeout: 5_000 }).toContain(1);
+    expect(b.bytes().length).toBe(12);
     await control.waitFor("heartbeat", (f) => f.sessions.some((s) => s.sessionId === sessionId && s.state === "running"));
 
     const socketOf = (n: number) => `/tmp/.X11-unix/X${n}`;
@@ -96,12 +110,15 @@ describe("node-bridge process (local driver)", () => {
     child.kill("SIGTERM");
     await control.waitFor("draining");
     expect(await control.closed).toEqual({ code: 1001, reason: "bridge shutting down" });
-    expect((await data.closed).code).toBe(1001);
+    expect((await primary.closed).code).toBe(1001);
+    expect((await a.closed).code).toBe(1001);
+    expect((await b.closed).code).toBe(1001);
     expect(await exited).toBe(0);
     // Xvfb removes its socket when it is terminated: the desktop is gone with the bridge.
     expect(existsSync(socketOf(display!))).toBe(false);
     expect(output).not.toContain(TOKEN);
     expect(output).not.toContain(DATA_TOKEN);
     expect(control.invalid).toEqual([]);
+    expect(primary.invalid).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Commands → driver calls → data relays, with the real docker driver against the Docker Engine
- * stand-in (whose containers publish a VNC-like port) and an in-test hub's data endpoint.
+ * stand-in (whose containers publish a VNC-like port) and the in-test hub's primary and data
+ * sockets.
  */
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -68,46 +69,55 @@ describe("session manager", () => {
       ? { type: "command", id: randomUUID(), action, payload }
       : { type: "command", id: randomUUID(), action, payload: { sessionId: payload.sessionId } };
 
-  it("start opens the session's data socket with its token and relays the desktop's RFB greeting; hibernate closes it, wake reopens it, stop ends it", async () => {
+  it("start opens the session's primary socket with its token and viewers get the desktop's RFB greeting; hibernate closes every socket, wake reopens the primary, stop ends it", async () => {
     const manager = newManager();
     const payload = payloadFor();
     expect(await manager.run(command("start_session", payload))).toEqual({ sessionId: payload.sessionId, state: "running" });
-    const first = await hub.nextData(0);
-    expect(first.sessionId).toBe(payload.sessionId);
-    expect(first.headers.authorization).toBe(`Bearer ${DATA_TOKEN}`);
-    await expect.poll(() => first.bytes().toString()).toBe(GREETING);
+    const primary = await hub.nextPrimary(0);
+    expect(primary.sessionId).toBe(payload.sessionId);
+    expect(primary.headers.authorization).toBe(`Bearer ${DATA_TOKEN}`);
+    const viewer = await hub.openViewer(payload.sessionId);
+    await expect.poll(() => viewer.bytes().toString()).toBe(GREETING);
 
     expect(await manager.run(command("hibernate_session", payload))).toEqual({ sessionId: payload.sessionId, state: "hibernated" });
-    expect(await first.closed).toEqual({ code: 1000, reason: "session hibernating" });
+    expect(await primary.closed).toEqual({ code: 1000, reason: "session hibernating" });
+    expect(await viewer.closed).toEqual({ code: 1000, reason: "session hibernating" });
     expect(engine.container(`atrium-session-${payload.sessionId}`)?.State.Status).toBe("exited");
+    expect(manager.relay(payload.sessionId)).toBeUndefined();
 
     await manager.run(command("wake_session", payload));
-    const second = await hub.nextData(1);
-    await expect.poll(() => second.bytes().toString()).toBe(GREETING);
+    const woken = await hub.nextPrimary(1);
+    expect(woken.sessionId).toBe(payload.sessionId);
+    const again = await hub.openViewer(payload.sessionId);
+    await expect.poll(() => again.bytes().toString()).toBe(GREETING);
 
     expect(await manager.run(command("stop_session", payload))).toEqual({ sessionId: payload.sessionId, state: "stopped" });
-    expect(await second.closed).toEqual({ code: 1000, reason: "session stopped" });
+    expect(await woken.closed).toEqual({ code: 1000, reason: "session stopped" });
+    expect(await again.closed).toEqual({ code: 1000, reason: "session stopped" });
     expect(engine.containers()).toEqual([]);
     expect(JSON.parse(readFileSync(join(dir, "relays.json"), "utf8")).sessions).toEqual({});
   });
 
-  it("a restarted bridge re-opens the relays of desktops that are still running, and only those", async () => {
+  it("a restarted bridge re-opens the primary sockets of desktops that are still running, and only those", async () => {
     const before = newManager();
     const [kept, stopped] = [payloadFor(), payloadFor()];
     await before.run(command("start_session", kept));
     await before.run(command("start_session", stopped));
-    await hub.nextData(1);
+    await hub.nextPrimary(1);
     await before.closeRelays();
     // While the bridge was down, one desktop went away.
     await driver.stop(stopped.sessionId);
 
     const after = newManager();
     await after.restore();
-    const reopened = await hub.nextData(2);
+    const reopened = await hub.nextPrimary(2);
     expect(reopened.sessionId).toBe(kept.sessionId);
-    await expect.poll(() => reopened.bytes().toString()).toBe(GREETING);
+    expect(reopened.headers.authorization).toBe(`Bearer ${DATA_TOKEN}`);
+    const viewer = await hub.openViewer(kept.sessionId);
+    await expect.poll(() => viewer.bytes().toString()).toBe(GREETING);
     expect(after.relay(stopped.sessionId)).toBeUndefined();
     expect(Object.keys(JSON.parse(readFileSync(join(dir, "relays.json"), "utf8")).sessions)).toEqual([kept.sessionId]);
+    expect(hub.primaries).toHaveLength(3);
   });
 
   it("runs commands for one session in order: a stop sent during the start waits for it", async () => {
