@@ -1,15 +1,18 @@
 /**
- * Coalesces token deltas into one frame per flush interval, so a meeting with N viewers sends
- * N frames per interval instead of N per token. The interval grows with the audience so that one
- * flush's sends (N × ~20–35 µs of the DO's CPU, more with permessage-deflate; TOOLCHAIN.md)
- * never take most of the interval: a few viewers get 16 ms (smooth), 1,000 get 40 ms, 2,000 get
- * 80 ms. A fixed cap would let a large audience saturate the DO, and then every flush comes later
- * than the last.
+ * Coalesces token deltas into one frame per flush, so a meeting with N viewers sends N frames per
+ * flush instead of N per token. A flush happens `flushIntervalMs` after the first token since the
+ * last one; tokens that arrive while a flush is still sending wait for the next. So one cycle
+ * is the interval plus the time the sends take (N × ~20–40 µs of the DO's CPU, twice that with
+ * permessage-deflate; TOOLCHAIN.md), and a token waits at most about one cycle. The interval grows
+ * in proportion to the audience (20 µs per viewer, at least 16 ms), which keeps the share of the
+ * DO's time spent sending bounded (~⅔ at most) at any audience size, where a fixed interval would
+ * let a large audience saturate the DO and make every flush later than the last: 16 ms up to 800
+ * viewers, 20 ms at 1,000, 40 ms at 2,000.
  */
 
-/** Flush interval for an audience: 40 µs per viewer, at least 16 ms, at most 250 ms. */
+/** Flush interval for an audience: 20 µs per viewer, at least 16 ms, at most 250 ms. */
 export function flushIntervalMs(viewers: number): number {
-  return Math.round(Math.min(250, Math.max(16, viewers * 0.04)));
+  return Math.round(Math.min(250, Math.max(16, viewers * 0.02)));
 }
 
 export interface TokenCoalescerOptions {

@@ -426,6 +426,7 @@ function emptyResult(viewers: number): ResultReport {
     tokenLatency: { ...none },
     inputDelay: { ...none },
     lost: 0,
+    snapshotGaps: 0,
     duplicates: 0,
     outOfOrder: 0,
     textMismatches: 0,
@@ -500,7 +501,7 @@ function render(figures: CaseFigures[], header: string[]): string {
     "",
     "Delivery and latency (ms). p50…max = viewer receive − the room's stamp of the frame's first token (Atrium `firstAt`, partyserver `at`), per frame",
     "delivery; tok p50/p99 = viewer receive − when the model sent each token (tap in front of the stand-in: includes any wait before the room read it).",
-    "lost = seq gaps; ooo/dup = out of order or duplicated; not deliv. = token deliveries still missing when the measurement ended (viewers); bad/closed = wrong text or sockets closed.",
+    "lost = seq gaps among live events from the stream's start (the replay a newly joined viewer gets is a compact snapshot that leaves superseded presence/token events out; those gaps are reported as 'snapshot gaps'); ooo/dup = out of order or duplicated; not deliv. = token deliveries still missing when the measurement ended (viewers); bad/closed = wrong text or sockets closed.",
     table(
       [
         "path",
@@ -683,7 +684,7 @@ export const meetingFanout: BenchSection = {
       checks.push({
         label: `Atrium: nothing lost or out of order at ${fmtInt(f.spec.viewers)} viewers (${where})`,
         ok: bad === 0 && !f.skipped,
-        detail: `${f.skipped ? "not measured; " : ""}lost ${r.lost}, out of order ${r.outOfOrder}, duplicates ${r.duplicates}, tokens not delivered ${r.tokensNotDelivered}, wrong text ${r.textMismatches}, closed ${r.closed}, failed to connect ${f.connect.failed}`,
+        detail: `${f.skipped ? "not measured; " : ""}lost ${r.lost} (join snapshot gaps ${r.snapshotGaps}, not losses), out of order ${r.outOfOrder}, duplicates ${r.duplicates}, tokens not delivered ${r.tokensNotDelivered}, wrong text ${r.textMismatches}, closed ${r.closed}, failed to connect ${f.connect.failed}`,
       });
     }
 

@@ -94,7 +94,10 @@ export interface ResultReport {
   /** per stream frame: the room's stamp − when the model sent the frame's first token (how late the room read the model's stream) */
   inputDelay: LatencySummary;
   /** seq gaps (events never received between two received ones), summed over viewers */
+  /** seq gaps among live events (from the stream's start) */
   lost: number;
+  /** seq gaps in the join replay, where the room leaves out superseded events (not losses) */
+  snapshotGaps: number;
   duplicates: number;
   outOfOrder: number;
   /** stream text that did not match the expected text at its offset */

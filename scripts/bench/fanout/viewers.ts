@@ -48,6 +48,8 @@ const tokensBySeq = new Map<number, number>();
 /** per stream frame (by seq, first viewer to get it): the room's stamp and the index of its first token */
 const stampBySeq = new Map<number, { stamp: number; token: number }>();
 let lost = 0;
+/** seq gaps in what a viewer got before the stream started: the compact replay a fresh socket gets leaves superseded events out */
+let snapshotGaps = 0;
 let duplicates = 0;
 let outOfOrder = 0;
 let textMismatches = 0;
@@ -262,6 +264,7 @@ function finish(tokenSentAt: number[]): ResultReport {
     tokenLatency: summarize(tokenLat.subarray(0, j)),
     inputDelay: summarize(inputDelay.subarray(0, d)),
     lost,
+    snapshotGaps,
     duplicates,
     outOfOrder,
     textMismatches,
@@ -288,6 +291,10 @@ process.on("message", (raw: unknown) => {
           send(await connect(cmd));
           break;
         case "send":
+          // From here on every seq must arrive: what was skipped so far was the join snapshot.
+          snapshotGaps += lost;
+          lost = 0;
+          for (const v of viewers) v.missing.clear();
           viewers[0]?.ws.send(cmd.text);
           break;
         case "progress":
