@@ -86,6 +86,11 @@ function Header() {
                 </A>
               </li>
               <li>
+                <A href="/desktops" activeClass="active">
+                  Desktops
+                </A>
+              </li>
+              <li>
                 <A href="/settings" activeClass="active">
                   Settings
                 </A>

@@ -17,6 +17,21 @@ export function AdminLayout(props: { children?: JSX.Element }) {
           <A href="/admin/audit" activeClass="active">
             Audit log
           </A>
+          <A href="/admin/desktop-templates" activeClass="active">
+            Desktop templates
+          </A>
+          <A href="/admin/images" activeClass="active">
+            VM images
+          </A>
+          <A href="/admin/desktop-settings" activeClass="active">
+            Desktop quotas
+          </A>
+          <A href="/admin/bridges" activeClass="active">
+            Bridges
+          </A>
+          <A href="/admin/desktop-sessions" activeClass="active">
+            Desktop sessions
+          </A>
         </nav>
         {props.children}
       </div>

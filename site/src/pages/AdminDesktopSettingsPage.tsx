@@ -1,0 +1,80 @@
+/** /admin/desktop-settings: the deployment's desktop quotas and idle timeout. */
+import { createResource, createSignal, Show } from "solid-js";
+import { getDesktopSettings, saveDesktopSettings } from "../api/admin-desktops-api.ts";
+import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { usePageTitle } from "../lib/page-title.ts";
+
+export function AdminDesktopSettingsPage() {
+  usePageTitle(() => "Desktop quotas");
+  const [settings, { mutate, refetch }] = createResource(getDesktopSettings);
+  const [error, setError] = createSignal<unknown>();
+  const [notice, setNotice] = createSignal<string>();
+  const [busy, setBusy] = createSignal(false);
+
+  async function onSubmit(event: SubmitEvent) {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget as HTMLFormElement);
+    const num = (name: string) => Number(String(data.get(name) ?? ""));
+    setBusy(true);
+    setError(undefined);
+    setNotice(undefined);
+    try {
+      mutate(
+        await saveDesktopSettings({
+          maxConcurrentSessions: num("maxConcurrentSessions"),
+          perUserSessionLimit: num("perUserSessionLimit"),
+          idleTimeoutMinutes: num("idleTimeoutMinutes"),
+        }),
+      );
+      setNotice("Quotas saved.");
+    } catch (e: unknown) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section class="card" aria-labelledby="quotas-heading">
+      <h2 id="quotas-heading">Quotas and idle timeout</h2>
+      <Show when={settings.error}>
+        <ErrorAlert error={settings.error} title="Could not load the settings." />
+        <button type="button" class="button" onClick={() => void refetch()}>
+          Try again
+        </button>
+      </Show>
+      <Show when={settings.latest}>
+        {(s) => (
+          <form class="form" aria-label="Desktop quotas" onSubmit={onSubmit}>
+            <label class="field">
+              <span class="field-label">Max concurrent sessions</span>
+              <input name="maxConcurrentSessions" type="number" min="0" max="100000" step="1" required value={s().maxConcurrentSessions} />
+              <span class="field-hint">Desktops running, starting or waking across the deployment.</span>
+            </label>
+            <label class="field">
+              <span class="field-label">Per-user session limit</span>
+              <input name="perUserSessionLimit" type="number" min="0" max="1000" step="1" required value={s().perUserSessionLimit} />
+              <span class="field-hint">A user's desktops that are not stopped (hibernated ones count).</span>
+            </label>
+            <label class="field">
+              <span class="field-label">Idle timeout (minutes)</span>
+              <input name="idleTimeoutMinutes" type="number" min="0" max="10080" step="1" required value={s().idleTimeoutMinutes} />
+              <span class="field-hint">Hibernate (or stop) a desktop without input this long; 0 never does.</span>
+            </label>
+            <ErrorAlert error={error()} />
+            <Show when={notice()}>
+              <p class="alert alert-success" role="status">
+                {notice()}
+              </p>
+            </Show>
+            <div class="form-actions">
+              <button type="submit" class="button button-primary" disabled={busy()}>
+                Save quotas
+              </button>
+            </div>
+          </form>
+        )}
+      </Show>
+    </section>
+  );
+}
