@@ -2,46 +2,43 @@
  * `npm start`: the whole product on one machine with no account anywhere (DESIGN §6).
  * Builds the site, brings up Postgres (DATABASE_URL, or embedded PGlite kept in .atrium/),
  * the Neon driver's local stand-ins, applies migrations, creates the first admin, runs
- * `wrangler dev` (Worker + Durable Objects + site assets) and prints the URL. Ctrl-C stops all.
+ * `wrangler dev` (Worker + Durable Objects + site assets), then the local node-bridge that runs
+ * desktops as Xvfb + x11vnc processes (scripts/local/local-bridge.ts), and prints the URL.
+ * Ctrl-C stops all.
  *
- * Environment: PORT (8787), DATABASE_URL, ATRIUM_DATA_DIR (.atrium), AUTH_ENABLED (true).
+ * Environment: PORT (8787), DATABASE_URL, ATRIUM_DATA_DIR (.atrium), AUTH_ENABLED (true),
+ * ATRIUM_LOCAL_BRIDGE (true; false = no local desktops).
  * Flags: --watch (rebuild the site on change), --no-build (use the existing site/dist).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { generatePassword, hashPassword } from "../worker/lib/password.ts";
-import { randomToken } from "../worker/lib/bytes.ts";
+import {
+  bridgeOnline,
+  ensureStarterTemplate,
+  type LocalBridge,
+  localBridgeStateDir,
+  missingDesktopPrograms,
+  registerLocalBridge,
+  superviseLocalBridge,
+} from "./local/local-bridge.ts";
 import { startLocalDatabase } from "./local/local-db.ts";
 import { migrateDatabase } from "./local/migrate-db.ts";
+import { loadSecrets, saveSecrets } from "./local/secrets-file.ts";
 
 const root = resolve(new URL("..", import.meta.url).pathname);
 const args = new Set(process.argv.slice(2));
 const port = Number(process.env.PORT ?? 8787);
 const dataDir = resolve(root, process.env.ATRIUM_DATA_DIR ?? ".atrium");
 const authEnabled = (process.env.AUTH_ENABLED ?? "true").toLowerCase() !== "false";
+const localBridgeEnabled = (process.env.ATRIUM_LOCAL_BRIDGE ?? "true").toLowerCase() !== "false";
 const children: ChildProcess[] = [];
+let localBridge: LocalBridge | undefined;
 
 function log(msg: string): void {
   console.log(`[atrium] ${msg}`);
-}
-
-interface LocalSecrets {
-  JWT_SECRET: string;
-  ENCRYPTION_KEYS: string;
-}
-
-/** Secrets generated once per data folder, so sessions and stored keys survive a restart. */
-function localSecrets(): LocalSecrets {
-  const file = join(dataDir, "secrets.json");
-  const existing = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<LocalSecrets>) : {};
-  const secrets: LocalSecrets = {
-    JWT_SECRET: existing.JWT_SECRET ?? randomToken(48),
-    ENCRYPTION_KEYS: existing.ENCRYPTION_KEYS ?? `v1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`,
-  };
-  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  return secrets;
 }
 
 /** Creates the first admin when there is none; returns the one-time password to print. */
@@ -79,16 +76,52 @@ async function waitForHttp(url: string, timeoutMs: number, child: ChildProcess):
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
+/**
+ * Registers and starts the local bridge when Xvfb and x11vnc are installed, and waits (bounded)
+ * until it is online so a desktop can be started as soon as the URL is printed. Returns the line
+ * to print about local desktops.
+ */
+async function startLocalBridge(databaseUrl: string, secretsFile: string): Promise<string> {
+  const missing = await missingDesktopPrograms();
+  if (missing.length > 0) {
+    return `local desktops: off — ${missing.join(" and ")} not found (Debian/Ubuntu: apt-get install xvfb x11vnc x11-xserver-utils); everything else runs`;
+  }
+  const secrets = loadSecrets(secretsFile);
+  const { bridgeId, token } = await registerLocalBridge(databaseUrl, secrets.LOCAL_BRIDGE_TOKEN);
+  if (token !== secrets.LOCAL_BRIDGE_TOKEN) saveSecrets(secretsFile, { ...secrets, LOCAL_BRIDGE_TOKEN: token });
+  if (await ensureStarterTemplate(databaseUrl)) log("added the desktop template 'Local desktop'");
+  const launchedAt = new Date();
+  localBridge = superviseLocalBridge({
+    atriumUrl: `http://127.0.0.1:${port}`,
+    bridgeId,
+    token,
+    stateDir: localBridgeStateDir(dataDir),
+    log,
+  });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (await bridgeOnline(databaseUrl, bridgeId, launchedAt))
+      return "local desktops: bridge 'local' online (Xvfb + x11vnc on this machine)";
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return "local desktops: the bridge 'local' has not connected yet (see the [bridge] lines above)";
+}
+
 async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
 
   if (!args.has("--no-build")) {
     log("building the site…");
-    const build = spawnSync("npx", ["vite", "build", "--config", "site/vite.config.ts", "--logLevel", "warn"], { cwd: root, stdio: "inherit" });
+    const build = spawnSync("npx", ["vite", "build", "--config", "site/vite.config.ts", "--logLevel", "warn"], {
+      cwd: root,
+      stdio: "inherit",
+    });
     if (build.status !== 0) throw new Error("site build failed");
   }
   if (args.has("--watch")) {
-    children.push(spawn("npx", ["vite", "build", "--watch", "--config", "site/vite.config.ts", "--logLevel", "warn"], { cwd: root, stdio: "inherit" }));
+    children.push(
+      spawn("npx", ["vite", "build", "--watch", "--config", "site/vite.config.ts", "--logLevel", "warn"], { cwd: root, stdio: "inherit" }),
+    );
   }
 
   const db = await startLocalDatabase({
@@ -96,7 +129,12 @@ async function main(): Promise<void> {
     dataDir: join(dataDir, "pglite"),
     log,
   });
+  let shuttingDown = false;
   const shutdown = async (code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    // The bridge first: it drains and ends its desktops while the Worker can still hear it.
+    await localBridge?.stop().catch(() => {});
     for (const child of children) {
       if (child.exitCode === null && child.pid) {
         try {
@@ -116,16 +154,27 @@ async function main(): Promise<void> {
   await migrateDatabase(db.databaseUrl);
   const admin = authEnabled ? await ensureFirstAdmin(db.databaseUrl) : undefined;
 
+  const secretsFile = join(dataDir, "secrets.json");
+  const secrets = loadSecrets(secretsFile);
   const vars: Record<string, string> = {
     ...db.workerVars,
-    ...localSecrets(),
+    JWT_SECRET: secrets.JWT_SECRET,
+    ENCRYPTION_KEYS: secrets.ENCRYPTION_KEYS,
     AUTH_ENABLED: authEnabled ? "true" : "false",
     // Anthropic: a deployment-wide key if the shell has one; users can also store their own.
     ...(process.env.ANTHROPIC_API_KEY && { ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY }),
     ...(process.env.ANTHROPIC_BASE_URL && { ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL }),
+    // Tests only: shortens the idle timeout's minute so idle reaping can be watched end to end.
+    ...(process.env.IDLE_MINUTE_MS && { IDLE_MINUTE_MS: process.env.IDLE_MINUTE_MS }),
   };
   const envFile = join(dataDir, "worker.env");
-  writeFileSync(envFile, `${Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n")}\n`, { mode: 0o600 });
+  writeFileSync(
+    envFile,
+    `${Object.entries(vars)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join("\n")}\n`,
+    { mode: 0o600 },
+  );
 
   const wrangler = spawn(
     "npx",
@@ -153,17 +202,27 @@ async function main(): Promise<void> {
   );
   children.push(wrangler);
   wrangler.on("exit", (code) => {
+    if (shuttingDown) return;
     log(`wrangler dev exited (${code ?? "signal"})`);
     void shutdown(code ?? 1);
   });
   await waitForHttp(`http://127.0.0.1:${port}/api/v1/auth/config`, 60_000, wrangler);
+
+  const desktops = localBridgeEnabled
+    ? await startLocalBridge(db.databaseUrl, secretsFile)
+    : "local desktops: off (ATRIUM_LOCAL_BRIDGE=false)";
 
   const url = `http://localhost:${port}`;
   console.log("");
   log(`Atrium is running at ${url}`);
   log(`API docs: ${url}/api/docs`);
   if (!authEnabled) log("single-user local mode (AUTH_ENABLED=false): no login needed");
-  log(process.env.ANTHROPIC_API_KEY ? "LLM: Anthropic (ANTHROPIC_API_KEY)" : "LLM: no ANTHROPIC_API_KEY — meetings use the offline model unless a user stores a key in Settings");
+  log(desktops);
+  log(
+    process.env.ANTHROPIC_API_KEY
+      ? "LLM: Anthropic (ANTHROPIC_API_KEY)"
+      : "LLM: no ANTHROPIC_API_KEY — meetings use the offline model unless a user stores a key in Settings",
+  );
   if (admin) {
     log(`first admin created — username: ${admin.username}  one-time password: ${admin.password}`);
     log("you will be asked to choose a new password at first login");
@@ -174,5 +233,5 @@ async function main(): Promise<void> {
 main().catch((e: unknown) => {
   console.error("[atrium] failed to start:", e instanceof Error ? e.message : e);
   for (const child of children) child.kill("SIGTERM");
-  process.exit(1);
+  void (localBridge?.stop() ?? Promise.resolve()).finally(() => process.exit(1));
 });

@@ -22,6 +22,8 @@ interface AtriumSecrets {
   OFFLINE_DELAY_MS?: string;
   /** Base of the retry backoff for provider errors in ms (default 500; tests use less). */
   RETRY_BASE_MS?: string;
+  /** How long one minute of the idle timeout lasts in ms (default 60000; end-to-end tests use less). */
+  IDLE_MINUTE_MS?: string;
   /**
    * The public origin bridges reach the Worker at (e.g. "https://atrium.example.org"), for the
    * data-socket and image URLs sent in desktop commands. Default: the origin of the request.
@@ -33,4 +35,3 @@ interface Env extends AtriumSecrets {}
 declare namespace Cloudflare {
   interface Env extends AtriumSecrets {}
 }
-

@@ -46,8 +46,8 @@ export type DesktopResult =
 
 const INPUT_PERSIST_MS = 30_000;
 const ENQUEUE_RETRY_MS = 2_000;
-/** Idle checks run at least this often, so a shortened idle timeout applies soon. */
-const MAX_IDLE_CHECK_MS = 5 * 60_000;
+/** Idle checks run at least this often (in minutes), so a shortened idle timeout applies soon. */
+const MAX_IDLE_CHECK_MINUTES = 5;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class DesktopSession extends DurableObject<Env> {
@@ -58,13 +58,18 @@ export class DesktopSession extends DurableObject<Env> {
   /** last real input of the controlling viewer (ms); persisted at most every INPUT_PERSIST_MS */
   #activity: number;
   #persistedActivity: number;
-  #idleTimeoutMs = DEFAULT_DESKTOP_SETTINGS.idleTimeoutMinutes * 60_000;
+  /** one minute of `idle_timeout_minutes`: 60 s unless IDLE_MINUTE_MS shortens it (end-to-end tests) */
+  readonly #minuteMs: number;
+  #idleTimeoutMs: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#tickets = new TicketStore(ctx.storage.sql);
     this.#activity = ctx.storage.kv.get<number>("activity") ?? 0;
     this.#persistedActivity = this.#activity;
+    const minuteMs = Number(env.IDLE_MINUTE_MS);
+    this.#minuteMs = Number.isFinite(minuteMs) && minuteMs > 0 ? minuteMs : 60_000;
+    this.#idleTimeoutMs = DEFAULT_DESKTOP_SETTINGS.idleTimeoutMinutes * this.#minuteMs;
     this.#relay = new DesktopRelay(ctx, {
       state: () => {
         const s = this.#status();
@@ -404,7 +409,7 @@ export class DesktopSession extends DurableObject<Env> {
 
   async #reapIfIdle(meta: DesktopInit): Promise<void> {
     const { idleTimeoutMinutes } = await readDesktopSettings(this.#db());
-    this.#idleTimeoutMs = idleTimeoutMinutes * 60_000;
+    this.#idleTimeoutMs = idleTimeoutMinutes * this.#minuteMs;
     if (idleTimeoutMinutes <= 0) return;
     const last = Math.max(this.#activity, this.ctx.storage.kv.get<number>("activity") ?? 0, this.#status().runningSince ?? 0);
     if (Date.now() - last < this.#idleTimeoutMs) return;
@@ -425,7 +430,7 @@ export class DesktopSession extends DurableObject<Env> {
     if (s.state === "running") {
       const last = Math.max(this.#activity, s.runningSince ?? now);
       const deadline = this.#idleTimeoutMs > 0 ? last + this.#idleTimeoutMs : Number.POSITIVE_INFINITY;
-      due.push(Math.max(now + 1000, Math.min(deadline, now + MAX_IDLE_CHECK_MS)));
+      due.push(Math.max(now + 1000, Math.min(deadline, now + MAX_IDLE_CHECK_MINUTES * this.#minuteMs)));
     }
     if (due.length > 0) await this.ctx.storage.setAlarm(Math.min(...due));
     else await this.ctx.storage.deleteAlarm();

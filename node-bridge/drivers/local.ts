@@ -61,6 +61,9 @@ interface LocalDesktop {
   stopping: boolean;
 }
 
+/** Records a just-spawned program of a starting desktop; the returned function forgets it again. */
+type Track = (program: SpawnedProgram) => Promise<() => void>;
+
 const MISSING_PACKAGES =
   "the local driver needs Xvfb and x11vnc on PATH (Debian/Ubuntu: apt-get install xvfb x11vnc; x11-xserver-utils adds a coloured background, xterm a terminal)";
 
@@ -74,6 +77,11 @@ export class LocalDriver implements DesktopDriver {
   readonly #background: string;
   readonly #desktops = new Map<string, LocalDesktop>();
   readonly #starting = new Map<string, Promise<void>>();
+  /**
+   * Programs of desktops still starting, recorded in the state file as soon as each is spawned:
+   * a bridge killed mid-start would otherwise leave them running where no successor looks.
+   */
+  readonly #launching = new Map<string, SpawnedProgram[]>();
   readonly #displaysInUse = new Set<number>();
   readonly #listeners: SessionStateListener[] = [];
   readonly #onExit = () => this.#killAllNow();
@@ -177,16 +185,23 @@ export class LocalDriver implements DesktopDriver {
 
     // Everything spawned so far, so a failure half-way leaves no orphans.
     const spawned: SpawnedProgram[] = [];
+    this.#launching.set(payload.sessionId, spawned);
+    const track: Track = async (program) => {
+      spawned.push(program);
+      await this.#persist();
+      return () => {
+        const i = spawned.indexOf(program);
+        if (i >= 0) spawned.splice(i, 1);
+      };
+    };
     let display: number | undefined;
     try {
-      const xserver = await this.#startXServer(xvfb, payload);
+      const xserver = await this.#startXServer(xvfb, payload, track);
       display = xserver.display;
-      spawned.push(xserver.program);
       const env = { ...process.env, DISPLAY: `:${display}` };
       const helpers = await this.#decorate(env);
-      spawned.push(...helpers);
-      const vnc = await this.#startVnc(x11vnc, display, env);
-      spawned.push(vnc.program);
+      for (const helper of helpers) await track(helper);
+      const vnc = await this.#startVnc(x11vnc, display, env, track);
       const desktop: LocalDesktop = {
         sessionId: payload.sessionId,
         display,
@@ -196,6 +211,7 @@ export class LocalDriver implements DesktopDriver {
         stopping: false,
       };
       this.#desktops.set(payload.sessionId, desktop);
+      this.#launching.delete(payload.sessionId);
       await this.#persist();
       // Helpers (xterm, xclock) may exit on their own; only the X and VNC servers matter.
       for (const p of [xserver.program, vnc.program]) p.exited.then(({ code, signal }) => this.#onProgramExit(desktop, p, code, signal));
@@ -203,6 +219,8 @@ export class LocalDriver implements DesktopDriver {
     } catch (e: unknown) {
       await Promise.all(spawned.map((p) => killGroup(p, 500)));
       if (display !== undefined) this.#displaysInUse.delete(display);
+      this.#launching.delete(payload.sessionId);
+      await this.#persist();
       if (e instanceof BridgeError) throw e;
       throw new BridgeError(
         "DESKTOP_START_FAILED",
@@ -217,7 +235,7 @@ export class LocalDriver implements DesktopDriver {
    * `-noreset`: by default the server resets when its last client leaves, which would wipe the
    * root colour xsetroot just painted.
    */
-  async #startXServer(xvfb: string, payload: StartPayload): Promise<{ display: number; program: SpawnedProgram }> {
+  async #startXServer(xvfb: string, payload: StartPayload, track: Track): Promise<{ display: number; program: SpawnedProgram }> {
     const { displayFirst, displayLast } = this.#settings;
     let lastError: unknown;
     for (let display = displayFirst, attempts = 0; display <= displayLast && attempts < 5; display++) {
@@ -234,12 +252,14 @@ export class LocalDriver implements DesktopDriver {
         [`:${display}`, "-screen", "0", `${payload.width}x${payload.height}x24`, "-nolisten", "tcp", "-noreset", "-displayfd", "1"],
         process.env,
       );
+      const untrack = await track(program);
       try {
         await waitForLine(program, /^(\d+)$/, this.#readyTimeoutMs);
         return { display, program };
       } catch (e: unknown) {
         lastError = e;
         await killGroup(program, 500);
+        untrack();
         this.#displaysInUse.delete(display);
       }
     }
@@ -266,7 +286,12 @@ export class LocalDriver implements DesktopDriver {
     return [];
   }
 
-  async #startVnc(x11vnc: string, display: number, env: NodeJS.ProcessEnv): Promise<{ port: number; program: SpawnedProgram }> {
+  async #startVnc(
+    x11vnc: string,
+    display: number,
+    env: NodeJS.ProcessEnv,
+    track: Track,
+  ): Promise<{ port: number; program: SpawnedProgram }> {
     let lastError: unknown;
     // The free port can be taken between probing and binding; a second try covers that race.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -276,6 +301,7 @@ export class LocalDriver implements DesktopDriver {
         ["-display", `:${display}`, "-rfbport", String(port), "-localhost", "-forever", "-shared", "-nopw", "-noxdamage"],
         env,
       );
+      const untrack = await track(program);
       try {
         // x11vnc prints PORT=<n> on stdout once it listens.
         await waitForLine(program, new RegExp(`^PORT=${port}$`), this.#readyTimeoutMs);
@@ -283,6 +309,7 @@ export class LocalDriver implements DesktopDriver {
       } catch (e: unknown) {
         lastError = e;
         await killGroup(program, 500);
+        untrack();
       }
     }
     throw new BridgeError("DESKTOP_START_FAILED", `x11vnc did not start: ${(lastError as Error).message}`, { cause: lastError });
@@ -299,14 +326,19 @@ export class LocalDriver implements DesktopDriver {
   }
 
   #persist(): Promise<void> {
-    const desktops = [...this.#desktops.values()].map((d) => ({
-      sessionId: d.sessionId,
-      pids: d.programs.flatMap((p) => (p.child.pid ? [p.child.pid] : [])),
+    const programs: [string, SpawnedProgram[]][] = [
+      ...[...this.#desktops.values()].map((d): [string, SpawnedProgram[]] => [d.sessionId, d.programs]),
+      ...this.#launching,
+    ];
+    const desktops = programs.map(([sessionId, list]) => ({
+      sessionId,
+      pids: list.flatMap((p) => (p.child.pid ? [p.child.pid] : [])),
     }));
     return this.#writer?.write({ version: 1, desktops }) ?? Promise.resolve();
   }
 
   #killAllNow(): void {
     for (const desktop of this.#desktops.values()) for (const p of desktop.programs) signalGroup(p.child.pid, "SIGKILL");
+    for (const list of this.#launching.values()) for (const p of list) signalGroup(p.child.pid, "SIGKILL");
   }
 }

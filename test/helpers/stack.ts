@@ -1,6 +1,8 @@
 /**
  * Starts `npm start`'s stack (scripts/start.ts) as a child process for end-to-end tests and
  * benchmarks: a fresh data folder, a free port, and the printed URL and one-time admin password.
+ * The local node-bridge comes up with it (when Xvfb and x11vnc are installed) unless
+ * `localBridge: false`: tests that drive their own bridge process turn it off.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -13,6 +15,8 @@ const root = resolve(new URL("../..", import.meta.url).pathname);
 export interface Stack {
   url: string;
   port: number;
+  /** the stack's data folder (removed by `stop`) */
+  dataDir: string;
   adminPassword: string | undefined;
   output: () => string;
   stop(): Promise<void>;
@@ -31,13 +35,21 @@ export async function freePort(): Promise<number> {
 export interface StartStackOptions {
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Run npm start's local node-bridge (default: as npm start does, i.e. yes). */
+  localBridge?: boolean;
 }
 
 export async function startStack(options: StartStackOptions = {}): Promise<Stack> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "atrium-stack-"));
   const built = existsSync(join(root, "site/dist/index.html"));
-  const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), ATRIUM_DATA_DIR: dataDir, ...options.env };
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    PORT: String(port),
+    ATRIUM_DATA_DIR: dataDir,
+    ...(options.localBridge !== undefined && { ATRIUM_LOCAL_BRIDGE: String(options.localBridge) }),
+    ...options.env,
+  };
   if (!options.env?.DATABASE_URL) delete env.DATABASE_URL;
   const child: ChildProcess = spawn(join(root, "node_modules/.bin/node"), ["scripts/start.ts", ...(built ? ["--no-build"] : [])], {
     cwd: root,
@@ -75,7 +87,8 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       } catch {
         child.kill("SIGINT");
       }
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      // npm start drains its local bridge (bounded at ~12 s) before it stops wrangler.
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
       if (child.exitCode === null) child.kill("SIGKILL");
     }
     rmSync(dataDir, { recursive: true, force: true });
@@ -85,5 +98,5 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     throw new Error(`npm start did not come up:\n${out}`);
   }
   const password = /one-time password: (\S+)/.exec(out)?.[1];
-  return { url: `http://localhost:${port}`, port, adminPassword: password, output: () => out, stop };
+  return { url: `http://localhost:${port}`, port, dataDir, adminPassword: password, output: () => out, stop };
 }

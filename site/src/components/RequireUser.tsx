@@ -5,6 +5,7 @@
 import { Navigate, useLocation } from "@solidjs/router";
 import { type JSX, Match, Switch } from "solid-js";
 import { ChangePasswordPage } from "../pages/ChangePasswordPage.tsx";
+import { rememberFragment } from "../lib/pending-fragment.ts";
 import { currentUser } from "../session/session.ts";
 
 export interface RequireUserProps {
@@ -13,7 +14,11 @@ export interface RequireUserProps {
 
 export function RequireUser(props: RequireUserProps) {
   const location = useLocation();
-  const loginHref = () => `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+  const loginHref = () => {
+    // The fragment (e.g. a share link's token) waits in sessionStorage, never in the URL.
+    rememberFragment(location.pathname, location.hash);
+    return `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+  };
   return (
     <Switch>
       <Match when={!currentUser()}>

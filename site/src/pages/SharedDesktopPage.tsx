@@ -6,9 +6,11 @@ import { createSignal, Show } from "solid-js";
 import { sharedDesktopTicket } from "../api/desktops-api.ts";
 import { DesktopViewer } from "../components/DesktopViewer.tsx";
 import { usePageTitle } from "../lib/page-title.ts";
+import { currentFragment } from "../lib/pending-fragment.ts";
 
 function tokenFromFragment(): string | undefined {
-  const token = new URLSearchParams(window.location.hash.replace(/^#/, "")).get("token");
+  // After a detour through the login page the fragment comes back from sessionStorage.
+  const token = new URLSearchParams(currentFragment(window.location.pathname).replace(/^#/, "")).get("token");
   return token?.trim() || undefined;
 }
 

@@ -1,0 +1,39 @@
+/**
+ * `secrets.json` in `npm start`'s data folder: the values generated once per data folder so that
+ * sign-ins, stored keys and the local bridge's token survive a restart. Read with zod (a file
+ * edited by hand that no longer parses is an error, not something to overwrite silently) and
+ * written owner-only.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { z } from "zod";
+import { randomToken } from "../../worker/lib/bytes.ts";
+
+const SecretsSchema = z.object({
+  JWT_SECRET: z.string().min(32).optional(),
+  ENCRYPTION_KEYS: z.string().min(1).optional(),
+  /** The local node-bridge's token; Postgres holds only its SHA-256 hash. */
+  LOCAL_BRIDGE_TOKEN: z.string().min(16).optional(),
+});
+
+export interface LocalSecrets {
+  JWT_SECRET: string;
+  ENCRYPTION_KEYS: string;
+  LOCAL_BRIDGE_TOKEN?: string;
+}
+
+/** Reads the file, fills in whatever is missing and writes it back. */
+export function loadSecrets(file: string): LocalSecrets {
+  const parsed = existsSync(file) ? SecretsSchema.safeParse(JSON.parse(readFileSync(file, "utf8"))) : SecretsSchema.safeParse({});
+  if (!parsed.success) throw new Error(`${file} is not a valid secrets file: ${parsed.error.issues[0]?.message ?? "bad shape"}`);
+  const secrets: LocalSecrets = {
+    ...parsed.data,
+    JWT_SECRET: parsed.data.JWT_SECRET ?? randomToken(48),
+    ENCRYPTION_KEYS: parsed.data.ENCRYPTION_KEYS ?? `v1:${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`,
+  };
+  saveSecrets(file, secrets);
+  return secrets;
+}
+
+export function saveSecrets(file: string, secrets: LocalSecrets): void {
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+}
