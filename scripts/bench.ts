@@ -10,11 +10,12 @@
  */
 import { writeFileSync } from "node:fs";
 import { apiRead } from "./bench/api-read.ts";
+import { desktopRelay } from "./bench/desktop/desktop.ts";
 import { meetingFanout } from "./bench/fanout/fanout.ts";
 import { Cleanup } from "./bench/processes.ts";
 import type { BenchSection, SectionResult } from "./bench/section.ts";
 
-const SECTIONS: BenchSection[] = [apiRead, meetingFanout];
+const SECTIONS: BenchSection[] = [apiRead, meetingFanout, desktopRelay];
 
 const flags = new Map<string, string>();
 for (const arg of process.argv.slice(2)) {
