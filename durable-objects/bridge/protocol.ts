@@ -60,8 +60,18 @@ export const SessionPayloadSchema = z.object({ sessionId: z.string().uuid() });
 export const CommandFrameSchema = z.discriminatedUnion("action", [
   z.object({ type: z.literal("command"), id: z.string().min(1).max(100), action: z.literal("start_session"), payload: StartPayloadSchema }),
   z.object({ type: z.literal("command"), id: z.string().min(1).max(100), action: z.literal("wake_session"), payload: StartPayloadSchema }),
-  z.object({ type: z.literal("command"), id: z.string().min(1).max(100), action: z.literal("stop_session"), payload: SessionPayloadSchema }),
-  z.object({ type: z.literal("command"), id: z.string().min(1).max(100), action: z.literal("hibernate_session"), payload: SessionPayloadSchema }),
+  z.object({
+    type: z.literal("command"),
+    id: z.string().min(1).max(100),
+    action: z.literal("stop_session"),
+    payload: SessionPayloadSchema,
+  }),
+  z.object({
+    type: z.literal("command"),
+    id: z.string().min(1).max(100),
+    action: z.literal("hibernate_session"),
+    payload: SessionPayloadSchema,
+  }),
 ]);
 export type CommandFrame = z.infer<typeof CommandFrameSchema>;
 

@@ -3,7 +3,7 @@
  * sockets, the bridge's primary control socket and one bridge data socket per viewer. Each
  * viewer's bytes go through its RFB filter (input from anyone but the controlling viewer is
  * dropped); the desktop's bytes go to the viewer as they are, with pause / resume sent to the
- * bridge when the viewer falls behind. Uses the hibernation API: everything a socket needs after
+ * bridge when the viewer falls behind on its acks (protocol.ts, "Flow control"). Uses the hibernation API: everything a socket needs after
  * the object was evicted lives in its attachment, and the maps below are rebuilt from them.
  */
 import { errorBody } from "../../worker/lib/errors.ts";
@@ -18,7 +18,7 @@ import {
   ViewerClientFrameSchema,
   type ViewerServerFrame,
 } from "./protocol.ts";
-import { bufferedAmount, closeQuietly, replyCloseCode, safeJson, sendJson, sendText } from "../lib/sockets.ts";
+import { closeQuietly, replyCloseCode, safeJson, sendJson, sendText } from "../lib/sockets.ts";
 import { initialRfbState, RfbClientStream, type RfbClientState } from "./rfb-client-stream.ts";
 import type { TicketGrant } from "./ticket-store.ts";
 
@@ -51,6 +51,8 @@ interface Viewer {
   /** bytes that arrived before the data socket (RFB clients wait for the server, so rarely any) */
   queued: Uint8Array[];
   queuedBytes: number;
+  /** bytes sent to the viewer and not yet acknowledged (in memory: after an eviction it starts again at 0) */
+  unacked: number;
 }
 
 export interface RelayHooks {
@@ -62,7 +64,6 @@ export interface RelayHooks {
 }
 
 const MAX_QUEUED_BYTES = 256 * 1024;
-const BACKPRESSURE_CHECK_MS = 20;
 const CONTROLLER_KEY = "controller";
 
 export class DesktopRelay {
@@ -70,11 +71,9 @@ export class DesktopRelay {
   readonly #hooks: RelayHooks;
   readonly #viewers = new Map<string, Viewer>();
   readonly #data = new Map<string, WebSocket>();
-  readonly #paused = new Set<string>();
   readonly #index = new WeakMap<WebSocket, Attachment>();
   #primary: WebSocket | undefined;
   #controller: string | null;
-  #timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(ctx: DurableObjectState, hooks: RelayHooks) {
     this.#ctx = ctx;
@@ -86,7 +85,12 @@ export class DesktopRelay {
     }
     const stored = ctx.storage.kv.get<string>(CONTROLLER_KEY) ?? null;
     this.#controller = stored && this.#viewers.has(stored) ? stored : null;
-    if (this.#paused.size > 0) this.#ensureTimer();
+    // What the viewers had not acknowledged was lost with the old instance: start the count
+    // again from zero, which a paused data socket would wait for in vain.
+    for (const ws of this.#data.values()) {
+      const att = this.#attachment(ws);
+      if (att?.kind === "data" && att.paused) this.#setPaused(ws, att, false);
+    }
   }
 
   #register(ws: WebSocket, att: Attachment): void {
@@ -94,12 +98,11 @@ export class DesktopRelay {
     switch (att.kind) {
       case "viewer": {
         const rfb = new RfbClientStream(att.rfb);
-        this.#viewers.set(att.connId, { ws, att, rfb, checkpoint: rfb.checkpointKey(), queued: [], queuedBytes: 0 });
+        this.#viewers.set(att.connId, { ws, att, rfb, checkpoint: rfb.checkpointKey(), queued: [], queuedBytes: 0, unacked: 0 });
         break;
       }
       case "data":
         this.#data.set(att.connId, ws);
-        if (att.paused) this.#paused.add(att.connId);
         break;
       case "primary":
         this.#primary = ws;
@@ -193,7 +196,8 @@ export class DesktopRelay {
         } catch {
           return;
         }
-        if (backpressure(bufferedAmount(viewer.ws), att.paused) === "pause") this.#setPaused(ws, att, true);
+        viewer.unacked += message.byteLength;
+        if (backpressure(viewer.unacked, att.paused) === "pause") this.#setPaused(ws, att, true);
         return;
       }
       case "primary":
@@ -238,7 +242,7 @@ export class DesktopRelay {
   #onViewerText(viewer: Viewer, text: string): void {
     const parsed = ViewerClientFrameSchema.safeParse(safeJson(text));
     if (!parsed.success) {
-      send(viewer.ws, { type: "error", code: "BAD_FRAME", message: "Text frames must be JSON control frames (ping, take_control)." });
+      send(viewer.ws, { type: "error", code: "BAD_FRAME", message: "Text frames must be JSON control frames (ping, take_control, ack)." });
       return;
     }
     switch (parsed.data.type) {
@@ -249,6 +253,13 @@ export class DesktopRelay {
         if (viewer.att.viewOnly) send(viewer.ws, { type: "error", code: "FORBIDDEN", message: "This viewer is view-only." });
         else this.#setController(viewer.att.connId);
         return;
+      case "ack": {
+        viewer.unacked = Math.max(0, viewer.unacked - parsed.data.bytes);
+        const data = this.#data.get(viewer.att.connId);
+        const att = data ? this.#attachment(data) : undefined;
+        if (data && att?.kind === "data" && backpressure(viewer.unacked, att.paused) === "resume") this.#setPaused(data, att, false);
+        return;
+      }
     }
   }
 
@@ -301,7 +312,6 @@ export class DesktopRelay {
       case "data": {
         if (this.#data.get(att.connId) !== ws) return;
         this.#data.delete(att.connId);
-        this.#paused.delete(att.connId);
         const viewer = this.#viewers.get(att.connId);
         if (viewer?.att.streaming) {
           const running = this.#hooks.state().state === "running";
@@ -401,33 +411,6 @@ export class DesktopRelay {
     sendText(ws, JSON.stringify({ type: paused ? "pause" : "resume" } satisfies DataHubFrame));
     att.paused = paused;
     ws.serializeAttachment(att);
-    if (paused) {
-      this.#paused.add(att.connId);
-      this.#ensureTimer();
-    } else {
-      this.#paused.delete(att.connId);
-    }
-  }
-
-  #ensureTimer(): void {
-    this.#timer ??= setInterval(() => this.#checkPaused(), BACKPRESSURE_CHECK_MS);
-  }
-
-  #checkPaused(): void {
-    for (const connId of [...this.#paused]) {
-      const data = this.#data.get(connId);
-      const att = data ? this.#attachment(data) : undefined;
-      const viewer = this.#viewers.get(connId);
-      if (!data || att?.kind !== "data" || !viewer) {
-        this.#paused.delete(connId);
-        continue;
-      }
-      if (backpressure(bufferedAmount(viewer.ws), true) === "resume") this.#setPaused(data, att, false);
-    }
-    if (this.#paused.size === 0 && this.#timer) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-    }
   }
 }
 

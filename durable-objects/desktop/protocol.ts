@@ -15,6 +15,13 @@
  * - **data** the same URL with `conn=<connId>` and the same token: one per viewer, each relayed to
  *   a fresh TCP connection to the VNC server. Binary frames are RFB bytes; the hub sends the text
  *   frames `{type:"pause"}` / `{type:"resume"}` when the viewer cannot keep up.
+ *
+ * Flow control: a viewer acknowledges the RFB bytes it has consumed with `{type:"ack", bytes}`
+ * (bytes since its previous ack) at least every ACK_EVERY_BYTES. The hub pauses the viewer's data
+ * socket while more than PAUSE_ABOVE_BYTES are unacknowledged and resumes it below
+ * RESUME_BELOW_BYTES. Acks, not the socket's `bufferedAmount`: workerd's WebSocket has none (it
+ * reads as undefined), and its `send()` never blocks, so without them a stalled viewer makes the
+ * DO buffer whatever the desktop sends.
  */
 import { z } from "zod";
 
@@ -60,7 +67,10 @@ export const PRIMARY_CONN = "primary";
 /** A viewer ticket lives this long and works once. */
 export const TICKET_TTL_MS = 60_000;
 
-/** Backpressure: pause the bridge's data socket when the viewer has this much unsent… */
+/** A viewer acknowledges consumed RFB bytes at least this often. */
+export const ACK_EVERY_BYTES = 256 * 1024;
+
+/** Backpressure: pause the bridge's data socket when the viewer has this much unacknowledged… */
 export const PAUSE_ABOVE_BYTES = 4 * 1024 * 1024;
 /** …and resume it once the viewer is down to this. */
 export const RESUME_BELOW_BYTES = 1024 * 1024;
@@ -88,6 +98,15 @@ export const ViewerClientFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ping") }),
   /** a viewer who may control (the owner, e.g. in a second tab) takes control */
   z.object({ type: z.literal("take_control") }),
+  /** RFB bytes consumed since the previous ack (flow control, see the top of this file) */
+  z.object({
+    type: z.literal("ack"),
+    bytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31),
+  }),
 ]);
 export type ViewerClientFrame = z.infer<typeof ViewerClientFrameSchema>;
 
@@ -106,11 +125,11 @@ export type PrimaryBridgeFrame = z.infer<typeof PrimaryBridgeFrameSchema>;
 export type DataHubFrame = { type: "pause" } | { type: "resume" };
 
 /**
- * What the relay does about one viewer after sending it bytes (or on the paused timer):
- * pause the bridge above the high-water mark, resume below the low one, else nothing.
+ * What the relay does about one viewer after sending it bytes or receiving its ack: pause the
+ * bridge above the high-water mark of unacknowledged bytes, resume below the low one, else nothing.
  */
-export function backpressure(bufferedAmount: number, paused: boolean): "pause" | "resume" | null {
-  if (!paused && bufferedAmount > PAUSE_ABOVE_BYTES) return "pause";
-  if (paused && bufferedAmount < RESUME_BELOW_BYTES) return "resume";
+export function backpressure(unacknowledged: number, paused: boolean): "pause" | "resume" | null {
+  if (!paused && unacknowledged > PAUSE_ABOVE_BYTES) return "pause";
+  if (paused && unacknowledged < RESUME_BELOW_BYTES) return "resume";
   return null;
 }

@@ -29,11 +29,6 @@ export function replyCloseCode(code: number): number {
   return code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 && code !== 1015 ? code : 1000;
 }
 
-/** Bytes queued on a socket and not yet sent (workerd has it on both socket APIs; its types lack it). */
-export function bufferedAmount(ws: WebSocket): number {
-  return (ws as WebSocket & { bufferedAmount?: number }).bufferedAmount ?? 0;
-}
-
 export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;

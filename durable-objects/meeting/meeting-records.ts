@@ -51,7 +51,12 @@ export function messageFromRow(r: typeof meetingMessages.$inferSelect): MeetingM
     authorId: r.authorId,
     text: r.text,
     model: r.model,
-    usage: { inputTokens: r.inputTokens, outputTokens: r.outputTokens, cacheCreationTokens: r.cacheCreationTokens, cacheReadTokens: r.cacheReadTokens },
+    usage: {
+      inputTokens: r.inputTokens,
+      outputTokens: r.outputTokens,
+      cacheCreationTokens: r.cacheCreationTokens,
+      cacheReadTokens: r.cacheReadTokens,
+    },
     costUsd: r.costUsd,
     createdAt: (r.createdAt instanceof Date ? r.createdAt : new Date(r.createdAt)).toISOString(),
   };
@@ -60,7 +65,11 @@ export function messageFromRow(r: typeof meetingMessages.$inferSelect): MeetingM
 /** Writes a finished message (and, for a model turn, its ledger row and the meeting's totals) at most once. */
 export async function commitMessage(db: AnyDb, meetingId: string, message: MeetingMessage, ledger?: LedgerEntry): Promise<void> {
   await db.transaction(async (tx) => {
-    const inserted = await tx.insert(meetingMessages).values(messageRowValues(meetingId, message)).onConflictDoNothing().returning({ p: meetingMessages.position });
+    const inserted = await tx
+      .insert(meetingMessages)
+      .values(messageRowValues(meetingId, message))
+      .onConflictDoNothing()
+      .returning({ p: meetingMessages.position });
     if (!ledger || inserted.length === 0) return;
     await tx
       .insert(usageLedger)
@@ -109,7 +118,11 @@ export async function updateMeetingStatus(db: AnyDb, meetingId: string, update: 
 }
 
 export async function loadTranscript(db: AnyDb, meetingId: string): Promise<MeetingMessage[]> {
-  const rows = await db.select().from(meetingMessages).where(eq(meetingMessages.meetingId, meetingId)).orderBy(asc(meetingMessages.position));
+  const rows = await db
+    .select()
+    .from(meetingMessages)
+    .where(eq(meetingMessages.meetingId, meetingId))
+    .orderBy(asc(meetingMessages.position));
   return rows.map(messageFromRow);
 }
 
@@ -119,5 +132,9 @@ export async function loadMeeting(db: AnyDb, meetingId: string): Promise<Meeting
 }
 
 export async function groupMembers(db: AnyDb, groupId: string): Promise<MeetingRow[]> {
-  return db.select().from(meetings).where(and(eq(meetings.mergeGroupId, groupId))).orderBy(asc(meetings.createdAt), asc(meetings.id));
+  return db
+    .select()
+    .from(meetings)
+    .where(and(eq(meetings.mergeGroupId, groupId)))
+    .orderBy(asc(meetings.createdAt), asc(meetings.id));
 }

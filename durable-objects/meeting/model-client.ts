@@ -47,10 +47,12 @@ function classify(e: unknown): ModelCallError {
   if (e instanceof Anthropic.APIError && typeof e.status === "number") {
     const retryAfter = Number(e.headers?.get?.("retry-after"));
     const after = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
-    if (e.status === 429) return new ModelCallError("PROVIDER_RATE_LIMITED", "The model provider is rate limiting requests.", true, after, e);
+    if (e.status === 429)
+      return new ModelCallError("PROVIDER_RATE_LIMITED", "The model provider is rate limiting requests.", true, after, e);
     if (e.status === 529) return new ModelCallError("PROVIDER_OVERLOADED", "The model provider is overloaded.", true, after, e);
     if (e.status >= 500) return new ModelCallError("PROVIDER_UNAVAILABLE", `The model provider failed (${e.status}).`, true, after, e);
-    if (e.status === 401 || e.status === 403) return new ModelCallError("KEY_UNAVAILABLE", "The Anthropic API key was refused.", false, undefined, e);
+    if (e.status === 401 || e.status === 403)
+      return new ModelCallError("KEY_UNAVAILABLE", "The Anthropic API key was refused.", false, undefined, e);
     return new ModelCallError("PROVIDER_ERROR", `The model provider refused the request (${e.status}): ${e.message}`, false, undefined, e);
   }
   if (e instanceof Error && e.name === "AbortError") throw e;
@@ -83,7 +85,12 @@ export async function callModel(
       },
     };
   }
-  const client = new Anthropic({ apiKey: source.apiKey, ...(source.baseURL && { baseURL: source.baseURL }), maxRetries: 0, timeout: 10 * 60_000 });
+  const client = new Anthropic({
+    apiKey: source.apiKey,
+    ...(source.baseURL && { baseURL: source.baseURL }),
+    maxRetries: 0,
+    timeout: 10 * 60_000,
+  });
   const request = buildTurnRequest(config, turn, transcript);
   try {
     // The SDK's types follow the newest API version, which has no `temperature`; see messages-request.ts.

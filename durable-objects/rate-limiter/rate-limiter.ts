@@ -48,7 +48,11 @@ export class RateLimiter extends DurableObject<Env> {
   check(rule: RateLimitRule): RateLimitResult {
     const now = Date.now();
     const decision = peekWindow(this.#hits(), now, rule.limit, rule.windowMs);
-    return { allowed: decision.allowed, retryAfterSeconds: decision.retryAfterSeconds, remaining: Math.max(0, rule.limit - decision.hits.length) };
+    return {
+      allowed: decision.allowed,
+      retryAfterSeconds: decision.retryAfterSeconds,
+      remaining: Math.max(0, rule.limit - decision.hits.length),
+    };
   }
 
   reset(): void {

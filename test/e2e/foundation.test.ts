@@ -18,7 +18,6 @@ async function signIn(page: Page, login: string, password: string): Promise<void
   await page.getByRole("button", { name: /sign in/i }).click();
 }
 
-
 describe("Atrium in the browser", () => {
   beforeAll(async () => {
     stack = await startStack();
@@ -81,6 +80,8 @@ describe("Atrium in the browser", () => {
 
     // Bob leaves the page; Alice sees him go.
     await pageB.goto(`${stack.url}/`);
-    await expect.poll(() => pageA.getByTestId("presence").getByTestId("presence-user").filter({ hasText: bob }).count(), { timeout: 15_000 }).toBe(0);
+    await expect
+      .poll(() => pageA.getByTestId("presence").getByTestId("presence-user").filter({ hasText: bob }).count(), { timeout: 15_000 })
+      .toBe(0);
   });
 });

@@ -12,7 +12,6 @@ let stack: Stack;
 const browsers = new BrowserPool();
 const newPage = () => browsers.newPage(20_000);
 
-
 /** Speaker and text of every finished message (controls such as "Branch from here" differ by role). */
 const transcriptOf = (page: Page) =>
   page
@@ -69,7 +68,11 @@ describe("live meetings in the browser", () => {
     // The watcher opens the meeting before it starts.
     await watcher.goto(meetingUrl);
     await watcher.getByTestId("meeting-status").waitFor();
-    await runner.getByTestId("presence").getByTestId("presence-user").filter({ hasText: `watch${suffix}` }).waitFor();
+    await runner
+      .getByTestId("presence")
+      .getByTestId("presence-user")
+      .filter({ hasText: `watch${suffix}` })
+      .waitFor();
 
     await runner.getByRole("button", { name: /^start/i }).click();
     // Live: the watcher sees text streaming in before the meeting is over.

@@ -8,6 +8,7 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { ACK_EVERY_BYTES } from "../../durable-objects/desktop/protocol.ts";
 import { type WebSocket as ServerSocket, WebSocketServer } from "ws";
 import {
   connectDesktopViewer,
@@ -199,6 +200,34 @@ describe("desktop viewer channel", () => {
     expect(fromViewer[0]).toEqual({ binary: true, data: Buffer.from("RFB 003.008\n") });
     expect(fromViewer[1]?.binary).toBe(false);
     expect(JSON.parse(fromViewer[1]?.data.toString() ?? "")).toEqual({ type: "take_control" });
+  });
+
+  it("acknowledges the RFB bytes noVNC consumed, so the relay can hold the desktop back when the viewer falls behind", async () => {
+    server = await startServer();
+    const rec = recorder();
+    const websock = await newWebsock();
+    let consumed = 0;
+    websock.on("message", () => {
+      consumed += websock.rQshiftBytes(websock.rQlen()).length;
+      rec.changed();
+    });
+    viewer = connect(server, rec, (channel) => websock.attach(channel));
+    const ws = await server.nextConnection();
+    const fromViewer = messages(ws);
+    text(ws, { type: "ready" });
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    for (let i = 0; i < 10; i++) ws.send(chunk);
+    await rec.until(() => consumed === 10 * chunk.length);
+    await new Promise<void>((resolve) => {
+      const poll = () => (fromViewer.filter((m) => !m.binary).length >= 2 ? resolve() : setImmediate(poll));
+      poll();
+    });
+    const acks = fromViewer.filter((m) => !m.binary).map((m) => JSON.parse(m.data.toString()) as { type: string; bytes: number });
+    expect(acks.every((a) => a.type === "ack")).toBe(true);
+    const acked = acks.reduce((n, a) => n + a.bytes, 0);
+    // Every 256 KiB consumed is acknowledged (never more than was received).
+    expect(acked).toBe(Math.floor(consumed / ACK_EVERY_BYTES) * ACK_EVERY_BYTES);
+    expect(acks.length).toBe(Math.floor(consumed / ACK_EVERY_BYTES));
   });
 
   it("reconnects with a fresh ticket after the server closes with 1001, and streams again on the next ready", async () => {

@@ -21,7 +21,9 @@ import { type MigrationReport, migrateDatabase } from "../../scripts/local/migra
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 /** Every migration drizzle-kit generated, from its journal. */
-const journal = (JSON.parse(readFileSync(join(root, "migrations/meta/_journal.json"), "utf8")) as { entries: { tag: string }[] }).entries.map((e) => e.tag);
+const journal = (
+  JSON.parse(readFileSync(join(root, "migrations/meta/_journal.json"), "utf8")) as { entries: { tag: string }[] }
+).entries.map((e) => e.tag);
 const node = join(root, "node_modules/.bin/node");
 const run = promisify(execFile);
 
@@ -346,7 +348,10 @@ describe("npm run db:migrate", () => {
     const stack = await startLocalDatabase();
     try {
       const first = await cli({ DATABASE_URL: stack.databaseUrl });
-      expect(first).toMatchObject({ code: 0, out: expect.stringMatching(new RegExp(`applied ${journal.length} of ${journal.length} migrations .*0000_init`)) });
+      expect(first).toMatchObject({
+        code: 0,
+        out: expect.stringMatching(new RegExp(`applied ${journal.length} of ${journal.length} migrations .*0000_init`)),
+      });
       const second = await cli({ DATABASE_URL: stack.databaseUrl });
       expect(second).toMatchObject({ code: 0, out: expect.stringMatching(new RegExp(`up to date \\(${journal.length} migrations`)) });
     } finally {

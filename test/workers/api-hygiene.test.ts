@@ -8,7 +8,9 @@ describe("API hygiene", () => {
   it("serves an OpenAPI 3.1 document describing the API, and interactive docs", async () => {
     const spec = await expectStatus(await call("GET", "/api/openapi.json"), 200);
     expect(spec.openapi).toBe("3.1.0");
-    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/api/v1/auth/login", "/api/v1/teams", "/api/v1/teams/{teamId}/agents/{agentId}", "/api/v1/admin/audit"]));
+    expect(Object.keys(spec.paths)).toEqual(
+      expect.arrayContaining(["/api/v1/auth/login", "/api/v1/teams", "/api/v1/teams/{teamId}/agents/{agentId}", "/api/v1/admin/audit"]),
+    );
     expect(spec.components.schemas.Error).toBeDefined();
     const docs = await call("GET", "/api/docs");
     expect(docs.status).toBe(200);
@@ -22,7 +24,7 @@ describe("API hygiene", () => {
   it("the site is served from assets with SPA fallback", async () => {
     const res = await env.ASSETS.fetch(new Request(`${BASE}/teams/some-team`));
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain("<div id=\"root\"");
+    expect(await res.text()).toContain('<div id="root"');
   });
 });
 

@@ -30,12 +30,16 @@ describe("accounts", () => {
   it("refuses a taken username or email with 409 and a stable code", async () => {
     const u = await registerUser("dup");
     await expectError(
-      await call("POST", "/api/v1/auth/register", { body: { username: u.username.toUpperCase(), email: `x${u.email}`, password: "long enough password" } }),
+      await call("POST", "/api/v1/auth/register", {
+        body: { username: u.username.toUpperCase(), email: `x${u.email}`, password: "long enough password" },
+      }),
       409,
       "USERNAME_TAKEN",
     );
     await expectError(
-      await call("POST", "/api/v1/auth/register", { body: { username: uniqueName("d"), email: u.email.toUpperCase(), password: "long enough password" } }),
+      await call("POST", "/api/v1/auth/register", {
+        body: { username: uniqueName("d"), email: u.email.toUpperCase(), password: "long enough password" },
+      }),
       409,
       "EMAIL_TAKEN",
     );
@@ -64,7 +68,11 @@ describe("accounts", () => {
     // An attacker replays the stolen, already-used token.
     await expectError(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: u.refreshToken } }), 401, "REFRESH_TOKEN_REUSED");
     // The legitimate holder's current token is now dead too.
-    await expectError(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: rotated.refreshToken } }), 401, "REFRESH_TOKEN_INVALID");
+    await expectError(
+      await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: rotated.refreshToken } }),
+      401,
+      "REFRESH_TOKEN_INVALID",
+    );
     const rows = await getDb(env).select().from(auditLog).where(eq(auditLog.targetId, u.id));
     expect(rows.map((r) => r.action)).toContain("auth.refresh.reuse_detected");
   });
@@ -90,12 +98,18 @@ describe("accounts", () => {
   it("a password change ends other sessions and returns a fresh one", async () => {
     const u = await registerUser("pw");
     await expectError(
-      await call("POST", "/api/v1/auth/password", { token: u.accessToken, body: { currentPassword: "wrong one!", newPassword: "another long password" } }),
+      await call("POST", "/api/v1/auth/password", {
+        token: u.accessToken,
+        body: { currentPassword: "wrong one!", newPassword: "another long password" },
+      }),
       401,
       "INVALID_CREDENTIALS",
     );
     const changed = await expectStatus(
-      await call("POST", "/api/v1/auth/password", { token: u.accessToken, body: { currentPassword: u.password, newPassword: "another long password" } }),
+      await call("POST", "/api/v1/auth/password", {
+        token: u.accessToken,
+        body: { currentPassword: u.password, newPassword: "another long password" },
+      }),
       200,
     );
     expect(changed.accessToken).toEqual(expect.any(String));
@@ -110,13 +124,24 @@ describe("accounts", () => {
     const session = await expectStatus(await login(u.username, u.password), 200);
     expect(session.user.mustChangePassword).toBe(true);
     await expectError(await call("GET", "/api/v1/teams", { token: session.accessToken }), 403, "PASSWORD_CHANGE_REQUIRED");
-    await expectError(await call("GET", `/api/v1/teams/${"00000000-0000-4000-8000-000000000000"}`, { token: session.accessToken }), 403, "PASSWORD_CHANGE_REQUIRED");
+    await expectError(
+      await call("GET", `/api/v1/teams/${"00000000-0000-4000-8000-000000000000"}`, { token: session.accessToken }),
+      403,
+      "PASSWORD_CHANGE_REQUIRED",
+    );
     // Only reading who you are stays possible, so the site can show the change form after a reload.
     const me = await expectStatus(await call("GET", "/api/v1/auth/me", { token: session.accessToken }), 200);
     expect(me.user.mustChangePassword).toBe(true);
-    await expectError(await call("POST", "/api/v1/teams", { token: session.accessToken, body: { name: "x" } }), 403, "PASSWORD_CHANGE_REQUIRED");
+    await expectError(
+      await call("POST", "/api/v1/teams", { token: session.accessToken, body: { name: "x" } }),
+      403,
+      "PASSWORD_CHANGE_REQUIRED",
+    );
     const changed = await expectStatus(
-      await call("POST", "/api/v1/auth/password", { token: session.accessToken, body: { currentPassword: u.password, newPassword: "a brand new password" } }),
+      await call("POST", "/api/v1/auth/password", {
+        token: session.accessToken,
+        body: { currentPassword: u.password, newPassword: "a brand new password" },
+      }),
       200,
     );
     expect(changed.user.mustChangePassword).toBe(false);
@@ -173,7 +198,10 @@ describe("cookie sessions for the site", () => {
 
   it("sets httpOnly Secure SameSite=Strict cookies and demands the CSRF header on writes", async () => {
     const u = await registerUser("cookie");
-    const res = await call("POST", "/api/v1/auth/login", { body: { login: u.username, password: u.password, mode: "cookie" }, ip: freshIp() });
+    const res = await call("POST", "/api/v1/auth/login", {
+      body: { login: u.username, password: u.password, mode: "cookie" },
+      ip: freshIp(),
+    });
     const setCookies = res.headers.getSetCookie();
     const body = await expectStatus(res, 200);
     expect(body.accessToken).toBeUndefined();
@@ -189,7 +217,10 @@ describe("cookie sessions for the site", () => {
     await expectStatus(await call("GET", "/api/v1/teams", { headers: { Cookie: cookie } }), 200);
     await expectError(await call("POST", "/api/v1/teams", { headers: { Cookie: cookie }, body: { name: "no csrf" } }), 403, "CSRF_FAILED");
     await expectError(
-      await call("POST", "/api/v1/teams", { headers: { Cookie: cookie, "X-CSRF-Token": "forged-value-xxxxxxxx" }, body: { name: "bad csrf" } }),
+      await call("POST", "/api/v1/teams", {
+        headers: { Cookie: cookie, "X-CSRF-Token": "forged-value-xxxxxxxx" },
+        body: { name: "bad csrf" },
+      }),
       403,
       "CSRF_FAILED",
     );
@@ -201,7 +232,10 @@ describe("cookie sessions for the site", () => {
     // Refresh through the cookie (CSRF-checked), rotating it.
     const refreshCookie = `atrium_rt=${jar.atrium_rt}; atrium_csrf=${jar.atrium_csrf}`;
     await expectError(await call("POST", "/api/v1/auth/refresh", { headers: { Cookie: refreshCookie }, body: {} }), 403, "CSRF_FAILED");
-    const refreshed = await call("POST", "/api/v1/auth/refresh", { headers: { Cookie: refreshCookie, "X-CSRF-Token": jar.atrium_csrf! }, body: {} });
+    const refreshed = await call("POST", "/api/v1/auth/refresh", {
+      headers: { Cookie: refreshCookie, "X-CSRF-Token": jar.atrium_csrf! },
+      body: {},
+    });
     const newJar = cookiesFrom(new Response(null, { headers: refreshed.headers }));
     await expectStatus(refreshed, 200);
     expect(newJar.atrium_rt).toBeTruthy();

@@ -6,7 +6,18 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { exports } from "cloudflare:workers";
 import { createTemplate, eventually, GENEROUS_SETTINGS, openRaw, putSettings, TestBridge, upgrade } from "./desktop-helpers.ts";
-import { addMember, BASE, call, createTeam, expectStatus, makeAdmin, openSocket, registerUser, sampleAgent, type TestUser } from "./helpers.ts";
+import {
+  addMember,
+  BASE,
+  call,
+  createTeam,
+  expectStatus,
+  makeAdmin,
+  openSocket,
+  registerUser,
+  sampleAgent,
+  type TestUser,
+} from "./helpers.ts";
 
 type Who = "admin" | "owner" | "editor" | "viewer" | "outsider" | "anonymous";
 const WHO: Who[] = ["admin", "owner", "editor", "viewer", "outsider", "anonymous"];
@@ -72,7 +83,10 @@ async function finishedMeeting(fx: Fixture): Promise<string> {
   });
   const { meeting } = await expectStatus<{ meeting: { id: string } }>(res, 201);
   for (let i = 0; i < 200; i++) {
-    const got = await expectStatus<{ meeting: { status: string } }>(await call("GET", `/api/v1/meetings/${meeting.id}`, { token: fx.users.owner.accessToken }), 200);
+    const got = await expectStatus<{ meeting: { status: string } }>(
+      await call("GET", `/api/v1/meetings/${meeting.id}`, { token: fx.users.owner.accessToken }),
+      200,
+    );
     if (got.meeting.status === "completed") return meeting.id;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -88,7 +102,9 @@ const desktops = () => ({
     );
     const reach = async (want: string) =>
       eventually(
-        async () => (await expectStatus<{ session: { state: string } }>(await call("GET", `/api/v1/desktops/${session.id}`, { token }), 200)).session.state,
+        async () =>
+          (await expectStatus<{ session: { state: string } }>(await call("GET", `/api/v1/desktops/${session.id}`, { token }), 200)).session
+            .state,
         (s) => s === want,
         `fixture desktop ${want}`,
       );
@@ -105,10 +121,19 @@ const desktops = () => ({
   },
   async image(fx: Fixture, parts: number): Promise<string> {
     const token = fx.users.admin.accessToken;
-    const { image } = await expectStatus<{ image: { id: string } }>(await call("POST", "/api/v1/admin/images", { token, body: { name: "matrix", filename: "matrix.img" } }), 201);
+    const { image } = await expectStatus<{ image: { id: string } }>(
+      await call("POST", "/api/v1/admin/images", { token, body: { name: "matrix", filename: "matrix.img" } }),
+      201,
+    );
     for (let n = 1; n <= parts; n++) {
       await expectStatus(
-        await exports.default.fetch(new Request(`${BASE}/api/v1/admin/images/${image.id}/parts/${n}`, { method: "PUT", headers: { Authorization: `Bearer ${token}` }, body: new Uint8Array(128) })),
+        await exports.default.fetch(
+          new Request(`${BASE}/api/v1/admin/images/${image.id}/parts/${n}`, {
+            method: "PUT",
+            headers: { Authorization: `Bearer ${token}` },
+            body: new Uint8Array(128),
+          }),
+        ),
         200,
       );
     }
@@ -125,15 +150,38 @@ const cases: Case[] = [
   {
     method: "POST",
     route: "/api/v1/auth/password",
-    request: async () => ({ path: "/api/v1/auth/password", body: { currentPassword: "not-it-at-all", newPassword: "whatever long enough" } }),
+    request: async () => ({
+      path: "/api/v1/auth/password",
+      body: { currentPassword: "not-it-at-all", newPassword: "whatever long enough" },
+    }),
     expect: anyUser(401),
   },
   { method: "GET", route: "/api/v1/teams", request: async () => ({ path: "/api/v1/teams" }), expect: anyUser(200) },
-  { method: "POST", route: "/api/v1/teams", request: async () => ({ path: "/api/v1/teams", body: { name: "matrix team" } }), expect: anyUser(201) },
+  {
+    method: "POST",
+    route: "/api/v1/teams",
+    request: async () => ({ path: "/api/v1/teams", body: { name: "matrix team" } }),
+    expect: anyUser(201),
+  },
   { method: "GET", route: "/api/v1/teams/{teamId}", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}` }), expect: members(200) },
-  { method: "PATCH", route: "/api/v1/teams/{teamId}", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}`, body: { description: "edited" } }), expect: owners(200) },
-  { method: "DELETE", route: "/api/v1/teams/{teamId}", request: async (fx) => ({ path: `/api/v1/teams/${await freshTeam(fx)}` }), expect: owners(204) },
-  { method: "GET", route: "/api/v1/teams/{teamId}/members", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/members` }), expect: members(200) },
+  {
+    method: "PATCH",
+    route: "/api/v1/teams/{teamId}",
+    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}`, body: { description: "edited" } }),
+    expect: owners(200),
+  },
+  {
+    method: "DELETE",
+    route: "/api/v1/teams/{teamId}",
+    request: async (fx) => ({ path: `/api/v1/teams/${await freshTeam(fx)}` }),
+    expect: owners(204),
+  },
+  {
+    method: "GET",
+    route: "/api/v1/teams/{teamId}/members",
+    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/members` }),
+    expect: members(200),
+  },
   {
     method: "POST",
     route: "/api/v1/teams/{teamId}/members",
@@ -156,9 +204,24 @@ const cases: Case[] = [
     request: async (fx) => ({ path: `/api/v1/teams/${await freshTeam(fx)}/members/${fx.target.id}` }),
     expect: owners(204),
   },
-  { method: "GET", route: "/api/v1/teams/{teamId}/agents", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents` }), expect: members(200) },
-  { method: "POST", route: "/api/v1/teams/{teamId}/agents", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents`, body: sampleAgent }), expect: editors(201) },
-  { method: "GET", route: "/api/v1/teams/{teamId}/agents/{agentId}", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents/${fx.agentId}` }), expect: members(200) },
+  {
+    method: "GET",
+    route: "/api/v1/teams/{teamId}/agents",
+    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents` }),
+    expect: members(200),
+  },
+  {
+    method: "POST",
+    route: "/api/v1/teams/{teamId}/agents",
+    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents`, body: sampleAgent }),
+    expect: editors(201),
+  },
+  {
+    method: "GET",
+    route: "/api/v1/teams/{teamId}/agents/{agentId}",
+    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/agents/${fx.agentId}` }),
+    expect: members(200),
+  },
   {
     method: "PATCH",
     route: "/api/v1/teams/{teamId}/agents/{agentId}",
@@ -174,7 +237,10 @@ const cases: Case[] = [
   {
     method: "POST",
     route: "/api/v1/teams/{teamId}/meetings",
-    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/meetings`, body: { type: "individual", agenda: "matrix", rounds: 1, memberAgentId: fx.agentId } }),
+    request: async (fx) => ({
+      path: `/api/v1/teams/${fx.teamId}/meetings`,
+      body: { type: "individual", agenda: "matrix", rounds: 1, memberAgentId: fx.agentId },
+    }),
     expect: editors(201),
   },
   {
@@ -186,12 +252,42 @@ const cases: Case[] = [
     }),
     expect: editors(201),
   },
-  { method: "GET", route: "/api/v1/teams/{teamId}/meetings", request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/meetings` }), expect: members(200) },
-  { method: "GET", route: "/api/v1/meetings/{meetingId}", request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}` }), expect: members(200) },
-  { method: "GET", route: "/api/v1/meetings/{meetingId}/transcript", request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/transcript` }), expect: members(200) },
-  { method: "GET", route: "/api/v1/meetings/{meetingId}/summary", request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/summary` }), expect: members(200) },
-  { method: "GET", route: "/api/v1/meetings/{meetingId}/export", request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/export?format=md` }), expect: members(200) },
-  { method: "GET", route: "/api/v1/meetings/{meetingId}/usage", request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/usage` }), expect: members(200) },
+  {
+    method: "GET",
+    route: "/api/v1/teams/{teamId}/meetings",
+    request: async (fx) => ({ path: `/api/v1/teams/${fx.teamId}/meetings` }),
+    expect: members(200),
+  },
+  {
+    method: "GET",
+    route: "/api/v1/meetings/{meetingId}",
+    request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}` }),
+    expect: members(200),
+  },
+  {
+    method: "GET",
+    route: "/api/v1/meetings/{meetingId}/transcript",
+    request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/transcript` }),
+    expect: members(200),
+  },
+  {
+    method: "GET",
+    route: "/api/v1/meetings/{meetingId}/summary",
+    request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/summary` }),
+    expect: members(200),
+  },
+  {
+    method: "GET",
+    route: "/api/v1/meetings/{meetingId}/export",
+    request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/export?format=md` }),
+    expect: members(200),
+  },
+  {
+    method: "GET",
+    route: "/api/v1/meetings/{meetingId}/usage",
+    request: async (fx) => ({ path: `/api/v1/meetings/${fx.meetingId}/usage` }),
+    expect: members(200),
+  },
   {
     method: "POST",
     route: "/api/v1/meetings/{meetingId}/branch",
@@ -206,7 +302,12 @@ const cases: Case[] = [
     request: async () => ({ path: "/api/v1/me/api-keys/anthropic", body: { apiKey: "sk-ant-test-matrix-0000000000000000" } }),
     expect: anyUser(200),
   },
-  { method: "DELETE", route: "/api/v1/me/api-keys/{provider}", request: async () => ({ path: "/api/v1/me/api-keys/anthropic" }), expect: anyUser(204) },
+  {
+    method: "DELETE",
+    route: "/api/v1/me/api-keys/{provider}",
+    request: async () => ({ path: "/api/v1/me/api-keys/anthropic" }),
+    expect: anyUser(204),
+  },
   { method: "GET", route: "/api/v1/admin/users", request: async () => ({ path: "/api/v1/admin/users" }), expect: adminsOnly(200) },
   {
     method: "PATCH",
@@ -214,7 +315,12 @@ const cases: Case[] = [
     request: async (fx) => ({ path: `/api/v1/admin/users/${fx.target.id}`, body: { isActive: true } }),
     expect: adminsOnly(200),
   },
-  { method: "GET", route: "/api/v1/admin/audit", request: async () => ({ path: "/api/v1/admin/audit?action=auth." }), expect: adminsOnly(200) },
+  {
+    method: "GET",
+    route: "/api/v1/admin/audit",
+    request: async () => ({ path: "/api/v1/admin/audit?action=auth." }),
+    expect: adminsOnly(200),
+  },
   // ── lab desktops ──
   { method: "GET", route: "/api/v1/desktop-templates", request: async () => ({ path: "/api/v1/desktop-templates" }), expect: anyUser(200) },
   {
@@ -224,7 +330,12 @@ const cases: Case[] = [
     expect: anyUser(201),
   },
   { method: "GET", route: "/api/v1/desktops", request: async () => ({ path: "/api/v1/desktops" }), expect: anyUser(200) },
-  { method: "GET", route: "/api/v1/desktops/{sessionId}", request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}` }), expect: sessionOwner(200) },
+  {
+    method: "GET",
+    route: "/api/v1/desktops/{sessionId}",
+    request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}` }),
+    expect: sessionOwner(200),
+  },
   {
     method: "POST",
     route: "/api/v1/desktops/{sessionId}/stop",
@@ -249,14 +360,24 @@ const cases: Case[] = [
     request: async (fx) => ({ path: `/api/v1/desktops/${await desktops().session(fx, "stopped")}` }),
     expect: sessionOwner(204),
   },
-  { method: "POST", route: "/api/v1/desktops/{sessionId}/ticket", request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}/ticket` }), expect: sessionOwner(201) },
+  {
+    method: "POST",
+    route: "/api/v1/desktops/{sessionId}/ticket",
+    request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}/ticket` }),
+    expect: sessionOwner(201),
+  },
   {
     method: "POST",
     route: "/api/v1/desktops/{sessionId}/shares",
     request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}/shares`, body: { expiresInHours: 1 } }),
     expect: sessionOwner(201),
   },
-  { method: "GET", route: "/api/v1/desktops/{sessionId}/shares", request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}/shares` }), expect: sessionOwner(200) },
+  {
+    method: "GET",
+    route: "/api/v1/desktops/{sessionId}/shares",
+    request: async (fx) => ({ path: `/api/v1/desktops/${fx.desktop.sessionId}/shares` }),
+    expect: sessionOwner(200),
+  },
   {
     method: "DELETE",
     route: "/api/v1/desktops/{sessionId}/shares/{shareId}",
@@ -268,18 +389,34 @@ const cases: Case[] = [
     expect: sessionOwner(204),
   },
   // Teammates of the owner redeem a share link for a view-only ticket; nobody else can.
-  { method: "POST", route: "/api/v1/desktop-shares/ticket", request: async (fx) => ({ path: "/api/v1/desktop-shares/ticket", body: { token: fx.desktop.shareToken } }), expect: members(200) },
-  { method: "GET", route: "/api/v1/admin/desktop-templates", request: async () => ({ path: "/api/v1/admin/desktop-templates" }), expect: adminsOnly(200) },
+  {
+    method: "POST",
+    route: "/api/v1/desktop-shares/ticket",
+    request: async (fx) => ({ path: "/api/v1/desktop-shares/ticket", body: { token: fx.desktop.shareToken } }),
+    expect: members(200),
+  },
+  {
+    method: "GET",
+    route: "/api/v1/admin/desktop-templates",
+    request: async () => ({ path: "/api/v1/admin/desktop-templates" }),
+    expect: adminsOnly(200),
+  },
   {
     method: "POST",
     route: "/api/v1/admin/desktop-templates",
-    request: async () => ({ path: "/api/v1/admin/desktop-templates", body: { name: "matrix", kind: "container", image: "ghcr.io/lab/matrix:1" } }),
+    request: async () => ({
+      path: "/api/v1/admin/desktop-templates",
+      body: { name: "matrix", kind: "container", image: "ghcr.io/lab/matrix:1" },
+    }),
     expect: adminsOnly(201),
   },
   {
     method: "PATCH",
     route: "/api/v1/admin/desktop-templates/{templateId}",
-    request: async (fx) => ({ path: `/api/v1/admin/desktop-templates/${fx.desktop.templateId}`, body: { description: "edited by the matrix" } }),
+    request: async (fx) => ({
+      path: `/api/v1/admin/desktop-templates/${fx.desktop.templateId}`,
+      body: { description: "edited by the matrix" },
+    }),
     expect: adminsOnly(200),
   },
   {
@@ -288,25 +425,60 @@ const cases: Case[] = [
     request: async (fx) => ({ path: `/api/v1/admin/desktop-templates/${(await createTemplate(fx.users.admin)).id}` }),
     expect: adminsOnly(204),
   },
-  { method: "GET", route: "/api/v1/admin/desktop-settings", request: async () => ({ path: "/api/v1/admin/desktop-settings" }), expect: adminsOnly(200) },
-  { method: "PUT", route: "/api/v1/admin/desktop-settings", request: async () => ({ path: "/api/v1/admin/desktop-settings", body: GENEROUS_SETTINGS }), expect: adminsOnly(200) },
-  { method: "GET", route: "/api/v1/admin/desktop-sessions", request: async () => ({ path: "/api/v1/admin/desktop-sessions?state=running" }), expect: adminsOnly(200) },
+  {
+    method: "GET",
+    route: "/api/v1/admin/desktop-settings",
+    request: async () => ({ path: "/api/v1/admin/desktop-settings" }),
+    expect: adminsOnly(200),
+  },
+  {
+    method: "PUT",
+    route: "/api/v1/admin/desktop-settings",
+    request: async () => ({ path: "/api/v1/admin/desktop-settings", body: GENEROUS_SETTINGS }),
+    expect: adminsOnly(200),
+  },
+  {
+    method: "GET",
+    route: "/api/v1/admin/desktop-sessions",
+    request: async () => ({ path: "/api/v1/admin/desktop-sessions?state=running" }),
+    expect: adminsOnly(200),
+  },
   {
     method: "POST",
     route: "/api/v1/admin/desktop-sessions/{sessionId}/stop",
     request: async (fx) => ({ path: `/api/v1/admin/desktop-sessions/${await desktops().session(fx, "running")}/stop` }),
     expect: adminsOnly(202),
   },
-  { method: "GET", route: "/api/v1/admin/bridges", request: async () => ({ path: "/api/v1/admin/bridges?platform=docker" }), expect: adminsOnly(200) },
+  {
+    method: "GET",
+    route: "/api/v1/admin/bridges",
+    request: async () => ({ path: "/api/v1/admin/bridges?platform=docker" }),
+    expect: adminsOnly(200),
+  },
   {
     method: "POST",
     route: "/api/v1/admin/bridges",
     request: async () => ({ path: "/api/v1/admin/bridges", body: { name: "matrix", platform: "docker", region: "matrix" } }),
     expect: adminsOnly(201),
   },
-  { method: "DELETE", route: "/api/v1/admin/bridges/{bridgeId}", request: async (fx) => ({ path: `/api/v1/admin/bridges/${await desktops().bridge(fx)}` }), expect: adminsOnly(204) },
-  { method: "POST", route: "/api/v1/admin/bridges/{bridgeId}/drain", request: async (fx) => ({ path: `/api/v1/admin/bridges/${await desktops().bridge(fx)}/drain` }), expect: adminsOnly(200) },
-  { method: "POST", route: "/api/v1/admin/bridges/{bridgeId}/undrain", request: async (fx) => ({ path: `/api/v1/admin/bridges/${await desktops().bridge(fx)}/undrain` }), expect: adminsOnly(200) },
+  {
+    method: "DELETE",
+    route: "/api/v1/admin/bridges/{bridgeId}",
+    request: async (fx) => ({ path: `/api/v1/admin/bridges/${await desktops().bridge(fx)}` }),
+    expect: adminsOnly(204),
+  },
+  {
+    method: "POST",
+    route: "/api/v1/admin/bridges/{bridgeId}/drain",
+    request: async (fx) => ({ path: `/api/v1/admin/bridges/${await desktops().bridge(fx)}/drain` }),
+    expect: adminsOnly(200),
+  },
+  {
+    method: "POST",
+    route: "/api/v1/admin/bridges/{bridgeId}/undrain",
+    request: async (fx) => ({ path: `/api/v1/admin/bridges/${await desktops().bridge(fx)}/undrain` }),
+    expect: adminsOnly(200),
+  },
   {
     method: "POST",
     route: "/api/v1/admin/bridges/{bridgeId}/rotate-token",
@@ -314,8 +486,18 @@ const cases: Case[] = [
     expect: adminsOnly(200),
   },
   { method: "GET", route: "/api/v1/admin/images", request: async () => ({ path: "/api/v1/admin/images" }), expect: adminsOnly(200) },
-  { method: "POST", route: "/api/v1/admin/images", request: async () => ({ path: "/api/v1/admin/images", body: { name: "matrix", filename: "matrix.iso" } }), expect: adminsOnly(201) },
-  { method: "GET", route: "/api/v1/admin/images/{imageId}/parts", request: async (fx) => ({ path: `/api/v1/admin/images/${fx.desktop.uploadingImageId}/parts` }), expect: adminsOnly(200) },
+  {
+    method: "POST",
+    route: "/api/v1/admin/images",
+    request: async () => ({ path: "/api/v1/admin/images", body: { name: "matrix", filename: "matrix.iso" } }),
+    expect: adminsOnly(201),
+  },
+  {
+    method: "GET",
+    route: "/api/v1/admin/images/{imageId}/parts",
+    request: async (fx) => ({ path: `/api/v1/admin/images/${fx.desktop.uploadingImageId}/parts` }),
+    expect: adminsOnly(200),
+  },
   {
     method: "PUT",
     route: "/api/v1/admin/images/{imageId}/parts/{partNumber}",
@@ -328,15 +510,35 @@ const cases: Case[] = [
     request: async (fx) => ({ path: `/api/v1/admin/images/${await desktops().image(fx, 1)}/complete` }),
     expect: adminsOnly(200),
   },
-  { method: "DELETE", route: "/api/v1/admin/images/{imageId}", request: async (fx) => ({ path: `/api/v1/admin/images/${await desktops().image(fx, 0)}` }), expect: adminsOnly(204) },
-  { method: "POST", route: "/api/v1/admin/images/{imageId}/link", request: async (fx) => ({ path: `/api/v1/admin/images/${fx.desktop.readyImageId}/link` }), expect: adminsOnly(200) },
+  {
+    method: "DELETE",
+    route: "/api/v1/admin/images/{imageId}",
+    request: async (fx) => ({ path: `/api/v1/admin/images/${await desktops().image(fx, 0)}` }),
+    expect: adminsOnly(204),
+  },
+  {
+    method: "POST",
+    route: "/api/v1/admin/images/{imageId}/link",
+    request: async (fx) => ({ path: `/api/v1/admin/images/${fx.desktop.readyImageId}/link` }),
+    expect: adminsOnly(200),
+  },
 ];
 
 /** Routes that bridges call with their own credentials (bridge token, data token, signed link); checked separately below. */
-const MACHINE_ROUTES = ["GET /api/v1/bridges/connect", "GET /api/v1/desktops/{sessionId}/bridge-data", "GET /api/v1/images/{imageId}/download"];
+const MACHINE_ROUTES = [
+  "GET /api/v1/bridges/connect",
+  "GET /api/v1/desktops/{sessionId}/bridge-data",
+  "GET /api/v1/images/{imageId}/download",
+];
 
 /** Routes that need no account at all; checked separately below. */
-const PUBLIC_ROUTES = ["POST /api/v1/auth/register", "POST /api/v1/auth/login", "POST /api/v1/auth/refresh", "POST /api/v1/auth/logout", "GET /api/v1/auth/config"];
+const PUBLIC_ROUTES = [
+  "POST /api/v1/auth/register",
+  "POST /api/v1/auth/login",
+  "POST /api/v1/auth/refresh",
+  "POST /api/v1/auth/logout",
+  "GET /api/v1/auth/config",
+];
 
 describe("authorization matrix", () => {
   let fx: Fixture;
@@ -355,13 +557,27 @@ describe("authorization matrix", () => {
     await addMember(owner, team.id, editor, "editor");
     await addMember(owner, team.id, viewer, "viewer");
     await addMember(owner, team.id, target, "viewer");
-    fx = { users: { owner, editor, viewer, outsider, admin }, teamId: team.id, agentId: "", target, meetingId: "", desktop: {} as DesktopFixture };
+    fx = {
+      users: { owner, editor, viewer, outsider, admin },
+      teamId: team.id,
+      agentId: "",
+      target,
+      meetingId: "",
+      desktop: {} as DesktopFixture,
+    };
     fx.agentId = await freshAgent(fx);
     fx.meetingId = await finishedMeeting(fx);
     await putSettings(admin, GENEROUS_SETTINGS);
     const bridge = await TestBridge.online(admin, { capacity: 10_000 });
     bridge.autopilot();
-    fx.desktop = { templateId: (await createTemplate(admin)).id, bridge, sessionId: "", shareToken: "", uploadingImageId: "", readyImageId: "" };
+    fx.desktop = {
+      templateId: (await createTemplate(admin)).id,
+      bridge,
+      sessionId: "",
+      shareToken: "",
+      uploadingImageId: "",
+      readyImageId: "",
+    };
     fx.desktop.sessionId = await desktops().session(fx, "running");
     const share = await call("POST", `/api/v1/desktops/${fx.desktop.sessionId}/shares`, { token: owner.accessToken, body: {} });
     fx.desktop.shareToken = (await expectStatus<{ token: string }>(share, 201)).token;
@@ -443,7 +659,10 @@ describe("authorization matrix", () => {
         viewer.close();
       }
       const headers: Record<string, string> = token ? { "Sec-WebSocket-Protocol": `atrium.v1, atrium.bearer.${token}` } : {};
-      const refused = await expectStatus<{ error: { code: string } }>(await upgrade(`/api/v1/desktops/${fx.desktop.sessionId}/ws`, headers), 401);
+      const refused = await expectStatus<{ error: { code: string } }>(
+        await upgrade(`/api/v1/desktops/${fx.desktop.sessionId}/ws`, headers),
+        401,
+      );
       expect(refused.error.code).toBe("TICKET_INVALID");
     });
 
@@ -451,15 +670,23 @@ describe("authorization matrix", () => {
       const auth: Record<string, string> = who === "anonymous" ? {} : { Authorization: `Bearer ${fx.users[who].accessToken}` };
       const connect = await expectStatus<{ error: { code: string } }>(await upgrade("/api/v1/bridges/connect", auth), 401);
       expect(connect.error.code).toBe("BRIDGE_TOKEN_INVALID");
-      const data = await expectStatus<{ error: { code: string } }>(await upgrade(`/api/v1/desktops/${fx.desktop.sessionId}/bridge-data?conn=primary`, auth), 401);
+      const data = await expectStatus<{ error: { code: string } }>(
+        await upgrade(`/api/v1/desktops/${fx.desktop.sessionId}/bridge-data?conn=primary`, auth),
+        401,
+      );
       expect(data.error.code).toBe("DATA_TOKEN_INVALID");
-      const download = await call("GET", `/api/v1/images/${fx.desktop.readyImageId}/download?expires=9999999999&sig=forged`, { token: who === "anonymous" ? undefined : fx.users[who].accessToken });
+      const download = await call("GET", `/api/v1/images/${fx.desktop.readyImageId}/download?expires=9999999999&sig=forged`, {
+        token: who === "anonymous" ? undefined : fx.users[who].accessToken,
+      });
       expect(download.status).toBe(403);
     });
   }
 
   it("a signed image link works for whoever holds it, with no account", async () => {
-    const { url } = await expectStatus<{ url: string }>(await call("POST", `/api/v1/admin/images/${fx.desktop.readyImageId}/link`, { token: fx.users.admin.accessToken }), 200);
+    const { url } = await expectStatus<{ url: string }>(
+      await call("POST", `/api/v1/admin/images/${fx.desktop.readyImageId}/link`, { token: fx.users.admin.accessToken }),
+      200,
+    );
     const res = await exports.default.fetch(new Request(url));
     expect(res.status).toBe(200);
     expect((await res.arrayBuffer()).byteLength).toBe(128);

@@ -24,32 +24,113 @@ let templateId: string;
 let sessionId: string;
 
 const targets: Record<string, Target> = {
-  register: { method: "POST", path: () => "/api/v1/auth/register", token: () => undefined, valid: { username: "fuzzuser", email: "f@example.test", password: "long enough password" } },
+  register: {
+    method: "POST",
+    path: () => "/api/v1/auth/register",
+    token: () => undefined,
+    valid: { username: "fuzzuser", email: "f@example.test", password: "long enough password" },
+  },
   login: { method: "POST", path: () => "/api/v1/auth/login", token: () => undefined, valid: { login: "someone", password: "pw" } },
   refresh: { method: "POST", path: () => "/api/v1/auth/refresh", token: () => undefined, valid: { refreshToken: "rt_x" } },
   logout: { method: "POST", path: () => "/api/v1/auth/logout", token: () => undefined, valid: { refreshToken: "rt_x" } },
-  password: { method: "POST", path: () => "/api/v1/auth/password", token: () => owner.accessToken, valid: { currentPassword: "nope-not-it", newPassword: "another long password" } },
+  password: {
+    method: "POST",
+    path: () => "/api/v1/auth/password",
+    token: () => owner.accessToken,
+    valid: { currentPassword: "nope-not-it", newPassword: "another long password" },
+  },
   createTeam: { method: "POST", path: () => "/api/v1/teams", token: () => owner.accessToken, valid: { name: "t", description: "d" } },
   updateTeam: { method: "PATCH", path: () => `/api/v1/teams/${teamId}`, token: () => owner.accessToken, valid: { name: "renamed" } },
-  addMember: { method: "POST", path: () => `/api/v1/teams/${teamId}/members`, token: () => owner.accessToken, valid: { user: "nobody", role: "viewer" } },
-  changeRole: { method: "PATCH", path: () => `/api/v1/teams/${teamId}/members/${member.id}`, token: () => owner.accessToken, valid: { role: "viewer" } },
+  addMember: {
+    method: "POST",
+    path: () => `/api/v1/teams/${teamId}/members`,
+    token: () => owner.accessToken,
+    valid: { user: "nobody", role: "viewer" },
+  },
+  changeRole: {
+    method: "PATCH",
+    path: () => `/api/v1/teams/${teamId}/members/${member.id}`,
+    token: () => owner.accessToken,
+    valid: { role: "viewer" },
+  },
   createAgent: { method: "POST", path: () => `/api/v1/teams/${teamId}/agents`, token: () => owner.accessToken, valid: sampleAgent },
-  updateAgent: { method: "PATCH", path: () => `/api/v1/teams/${teamId}/agents/${agentId}`, token: () => owner.accessToken, valid: { goal: "g" } },
-  updateUser: { method: "PATCH", path: () => `/api/v1/admin/users/${member.id}`, token: () => admin.accessToken, valid: { isActive: true } },
+  updateAgent: {
+    method: "PATCH",
+    path: () => `/api/v1/teams/${teamId}/agents/${agentId}`,
+    token: () => owner.accessToken,
+    valid: { goal: "g" },
+  },
+  updateUser: {
+    method: "PATCH",
+    path: () => `/api/v1/admin/users/${member.id}`,
+    token: () => admin.accessToken,
+    valid: { isActive: true },
+  },
   createTemplate: {
     method: "POST",
     path: () => "/api/v1/admin/desktop-templates",
     token: () => admin.accessToken,
-    valid: { name: "fuzz", description: "d", kind: "container", image: "ghcr.io/lab/x:1", cpu: 1, memoryMb: 1024, runtimeClass: null, env: { A: "b" }, persistentHome: false, enabled: false },
+    valid: {
+      name: "fuzz",
+      description: "d",
+      kind: "container",
+      image: "ghcr.io/lab/x:1",
+      cpu: 1,
+      memoryMb: 1024,
+      runtimeClass: null,
+      env: { A: "b" },
+      persistentHome: false,
+      enabled: false,
+    },
   },
-  updateTemplate: { method: "PATCH", path: () => `/api/v1/admin/desktop-templates/${templateId}`, token: () => admin.accessToken, valid: { description: "d", kind: "container", image: "a/b" } },
-  desktopSettings: { method: "PUT", path: () => "/api/v1/admin/desktop-settings", token: () => admin.accessToken, valid: { ...GENEROUS_SETTINGS } },
-  registerBridge: { method: "POST", path: () => "/api/v1/admin/bridges", token: () => admin.accessToken, valid: { name: "fuzz", platform: "docker", region: "fuzz" } },
-  createImage: { method: "POST", path: () => "/api/v1/admin/images", token: () => admin.accessToken, valid: { name: "fuzz", filename: "fuzz.qcow2" } },
-  startDesktop: { method: "POST", path: () => "/api/v1/desktops", token: () => owner.accessToken, valid: { templateId: "00000000-0000-4000-8000-000000000000", platform: "docker", region: "nowhere" } },
-  desktopTicket: { method: "POST", path: () => `/api/v1/desktops/${sessionId}/ticket`, token: () => owner.accessToken, valid: { viewOnly: true } },
-  createShare: { method: "POST", path: () => `/api/v1/desktops/${sessionId}/shares`, token: () => owner.accessToken, valid: { userId: "00000000-0000-4000-8000-0000000000aa", expiresInHours: 2 } },
-  redeemShare: { method: "POST", path: () => "/api/v1/desktop-shares/ticket", token: () => member.accessToken, valid: { token: "dsh_nothing" } },
+  updateTemplate: {
+    method: "PATCH",
+    path: () => `/api/v1/admin/desktop-templates/${templateId}`,
+    token: () => admin.accessToken,
+    valid: { description: "d", kind: "container", image: "a/b" },
+  },
+  desktopSettings: {
+    method: "PUT",
+    path: () => "/api/v1/admin/desktop-settings",
+    token: () => admin.accessToken,
+    valid: { ...GENEROUS_SETTINGS },
+  },
+  registerBridge: {
+    method: "POST",
+    path: () => "/api/v1/admin/bridges",
+    token: () => admin.accessToken,
+    valid: { name: "fuzz", platform: "docker", region: "fuzz" },
+  },
+  createImage: {
+    method: "POST",
+    path: () => "/api/v1/admin/images",
+    token: () => admin.accessToken,
+    valid: { name: "fuzz", filename: "fuzz.qcow2" },
+  },
+  startDesktop: {
+    method: "POST",
+    path: () => "/api/v1/desktops",
+    token: () => owner.accessToken,
+    valid: { templateId: "00000000-0000-4000-8000-000000000000", platform: "docker", region: "nowhere" },
+  },
+  desktopTicket: {
+    method: "POST",
+    path: () => `/api/v1/desktops/${sessionId}/ticket`,
+    token: () => owner.accessToken,
+    valid: { viewOnly: true },
+  },
+  createShare: {
+    method: "POST",
+    path: () => `/api/v1/desktops/${sessionId}/shares`,
+    token: () => owner.accessToken,
+    valid: { userId: "00000000-0000-4000-8000-0000000000aa", expiresInHours: 2 },
+  },
+  redeemShare: {
+    method: "POST",
+    path: () => "/api/v1/desktop-shares/ticket",
+    token: () => member.accessToken,
+    valid: { token: "dsh_nothing" },
+  },
 };
 
 async function assertNoServerError(res: Response): Promise<void> {
@@ -69,7 +150,12 @@ describe("bad input never yields a 500", () => {
     admin = await makeAdmin(await registerUser("fza"));
     teamId = (await createTeam(owner)).id;
     await addMember(owner, teamId, member, "viewer");
-    agentId = (await expectStatus<{ agent: { id: string } }>(await call("POST", `/api/v1/teams/${teamId}/agents`, { token: owner.accessToken, body: sampleAgent }), 201)).agent.id;
+    agentId = (
+      await expectStatus<{ agent: { id: string } }>(
+        await call("POST", `/api/v1/teams/${teamId}/agents`, { token: owner.accessToken, body: sampleAgent }),
+        201,
+      )
+    ).agent.id;
     await putSettings(admin, GENEROUS_SETTINGS);
     templateId = (await createTemplate(admin)).id;
     const bridge = await TestBridge.online(admin);
@@ -95,19 +181,33 @@ describe("bad input never yields a 500", () => {
     it(`${name}: valid bodies with one field replaced by garbage`, async () => {
       const keys = Object.keys(t.valid);
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...keys), fc.oneof(fc.jsonValue(), fc.string({ maxLength: 5000 }), fc.integer(), fc.constant(null)), async (key, garbage) => {
-          await assertNoServerError(await call(t.method, t.path(), { token: t.token(), body: { ...t.valid, [key]: garbage }, ip: freshIp() }));
-        }),
+        fc.asyncProperty(
+          fc.constantFrom(...keys),
+          fc.oneof(fc.jsonValue(), fc.string({ maxLength: 5000 }), fc.integer(), fc.constant(null)),
+          async (key, garbage) => {
+            await assertNoServerError(
+              await call(t.method, t.path(), { token: t.token(), body: { ...t.valid, [key]: garbage }, ip: freshIp() }),
+            );
+          },
+        ),
         { numRuns: 25 },
       );
     });
   }
 
   it("malformed JSON, wrong content types and oversized bodies get clear 4xx codes", async () => {
-    const res = await call("POST", "/api/v1/teams", { token: owner.accessToken, rawBody: "{not json", headers: { "Content-Type": "application/json" } });
+    const res = await call("POST", "/api/v1/teams", {
+      token: owner.accessToken,
+      rawBody: "{not json",
+      headers: { "Content-Type": "application/json" },
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("INVALID_JSON");
-    const form = await call("POST", "/api/v1/teams", { token: owner.accessToken, rawBody: "name=x", headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+    const form = await call("POST", "/api/v1/teams", {
+      token: owner.accessToken,
+      rawBody: "name=x",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    });
     expect(form.status).toBeGreaterThanOrEqual(400);
     expect(form.status).toBeLessThan(500);
     const big = await call("POST", "/api/v1/teams", { token: owner.accessToken, body: { name: "x", description: "y".repeat(100_000) } });
@@ -131,14 +231,26 @@ describe("bad input never yields a 500", () => {
           await assertNoServerError(await call("GET", path, { token: admin.accessToken }));
         }
         await assertNoServerError(await call("POST", `/api/v1/desktops/${seg}/wake`, { token: owner.accessToken }));
-        await assertNoServerError(await call("PATCH", `/api/v1/admin/desktop-templates/${seg}`, { token: admin.accessToken, body: { enabled: true } }));
+        await assertNoServerError(
+          await call("PATCH", `/api/v1/admin/desktop-templates/${seg}`, { token: admin.accessToken, body: { enabled: true } }),
+        );
         const sessions = new URLSearchParams({ bridgeId: q, platform: q, userId: q, state: q, limit: q, offset: q }).toString();
         await assertNoServerError(await call("GET", `/api/v1/admin/desktop-sessions?${sessions}`, { token: admin.accessToken }));
-        await assertNoServerError(await call("GET", `/api/v1/admin/bridges?${new URLSearchParams({ platform: q, status: q, region: q })}`, { token: admin.accessToken }));
-        await assertNoServerError(await call("GET", `/api/v1/desktops?${new URLSearchParams({ state: q, limit: q })}`, { token: owner.accessToken }));
+        await assertNoServerError(
+          await call("GET", `/api/v1/admin/bridges?${new URLSearchParams({ platform: q, status: q, region: q })}`, {
+            token: admin.accessToken,
+          }),
+        );
+        await assertNoServerError(
+          await call("GET", `/api/v1/desktops?${new URLSearchParams({ state: q, limit: q })}`, { token: owner.accessToken }),
+        );
         await assertNoServerError(await call("GET", `/api/v1/images/${seg}/download?${new URLSearchParams({ expires: q, sig: q })}`));
         await assertNoServerError(await upgrade(`/api/v1/desktops/${seg}/ws?${new URLSearchParams({ ticket: q })}`));
-        await assertNoServerError(await upgrade(`/api/v1/desktops/${sessionId}/bridge-data?${new URLSearchParams({ conn: q })}`, { Authorization: `Bearer ${q || "x"}` }));
+        await assertNoServerError(
+          await upgrade(`/api/v1/desktops/${sessionId}/bridge-data?${new URLSearchParams({ conn: q })}`, {
+            Authorization: `Bearer ${q || "x"}`,
+          }),
+        );
         await assertNoServerError(await upgrade("/api/v1/bridges/connect", { Authorization: `Bearer ${q || "x"}` }));
       }),
       { numRuns: 30 },

@@ -118,6 +118,34 @@ describe("relay", () => {
     await bridge.disconnect();
   });
 
+  it("holds the desktop back while a viewer has not acknowledged 4 MiB, and lets it go once the viewer catches up", async () => {
+    const user = await registerUser("rlb");
+    const { bridge, id, start, primary } = await desktop(user);
+    const { wsPath } = await ticketFor(user, id);
+    const { viewer, data } = await connectViewer(wsPath, primary, bridge, start);
+    const frame = noise(64 * 1024, 3);
+    // 3 MiB unacknowledged: the desktop keeps going.
+    for (let i = 0; i < 48; i++) data.ws.send(frame);
+    await viewer.bytes(48 * frame.length, 10_000);
+    expect(data.texts.all).toEqual([]);
+    // Past 4 MiB: the bridge is told to pause reading the desktop.
+    for (let i = 0; i < 24; i++) data.ws.send(frame);
+    expect(await data.texts.next((f) => f.type === "pause", 5000, "pause")).toEqual({ type: "pause" });
+    await viewer.bytes(72 * frame.length, 10_000);
+    // Acknowledging down to 2 MiB outstanding is not enough; below 1 MiB it resumes.
+    viewer.sendJson({ type: "ack", bytes: 40 * frame.length });
+    viewer.sendJson({ type: "ping" });
+    await viewer.texts.next((f) => f.type === "pong", 5000, "pong");
+    expect(data.texts.all.map((f) => f.type)).toEqual(["pause"]);
+    viewer.sendJson({ type: "ack", bytes: 24 * frame.length });
+    expect(await data.texts.next((f) => f.type === "resume", 5000, "resume")).toEqual({ type: "resume" });
+    // An ack is checked like every frame.
+    viewer.sendJson({ type: "ack", bytes: -1 });
+    expect(await viewer.texts.next((f) => f.type === "error", 5000, "error")).toMatchObject({ code: "BAD_FRAME" });
+    viewer.close();
+    await bridge.disconnect();
+  });
+
   it("records the controller's last input in Postgres", async () => {
     const user = await registerUser("rli");
     const { bridge, id, start, primary } = await desktop(user);

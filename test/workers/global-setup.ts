@@ -7,7 +7,6 @@ import type { TestProject } from "vitest/node";
 import { createTestDatabase, spawnLocalDb } from "../helpers/local-db-process.ts";
 import { startAnthropicStandIn } from "../stand-ins/anthropic-server.ts";
 
-
 export default async function setup(project: TestProject) {
   const serverUrl = process.env.DATABASE_URL;
   const fresh = serverUrl ? await createTestDatabase(serverUrl) : undefined;

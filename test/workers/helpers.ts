@@ -99,7 +99,10 @@ export async function createTeam(owner: TestUser, name = uniqueName("team")): Pr
 }
 
 export async function addMember(owner: TestUser, teamId: string, member: TestUser, role: "owner" | "editor" | "viewer") {
-  await expectStatus(await call("POST", `/api/v1/teams/${teamId}/members`, { token: owner.accessToken, body: { user: member.username, role } }), 201);
+  await expectStatus(
+    await call("POST", `/api/v1/teams/${teamId}/members`, { token: owner.accessToken, body: { user: member.username, role } }),
+    201,
+  );
 }
 
 export const sampleAgent = {
@@ -149,7 +152,10 @@ export async function openSocket(path: string, token: string | undefined): Promi
         return Promise.resolve(found);
       }
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames)}`)),
+          timeoutMs,
+        );
         waiters.push({
           predicate,
           from: consumed,

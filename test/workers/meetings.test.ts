@@ -9,7 +9,17 @@ import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { userApiKeys } from "../../migrations/schema.ts";
 import { getDb } from "../../worker/db/client.ts";
-import { addMember, call, createTeam, expectError, expectStatus, openSocket, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
+import {
+  addMember,
+  call,
+  createTeam,
+  expectError,
+  expectStatus,
+  openSocket,
+  registerUser,
+  type TestSocket,
+  type TestUser,
+} from "./helpers.ts";
 
 type Frame = Record<string, unknown>;
 const anthropicUrl = inject("anthropicUrl");
@@ -21,7 +31,13 @@ async function teamWithAgents(owner: TestUser, n = 2) {
     const { agent } = await expectStatus(
       await call("POST", `/api/v1/teams/${team.id}/agents`, {
         token: owner.accessToken,
-        body: { title: `Scientist ${i + 1}`, expertise: `field ${i + 1}`, goal: "find binders", role: "propose", model: "claude-sonnet-4-6" },
+        body: {
+          title: `Scientist ${i + 1}`,
+          expertise: `field ${i + 1}`,
+          goal: "find binders",
+          role: "propose",
+          model: "claude-sonnet-4-6",
+        },
       }),
       201,
     );
@@ -65,8 +81,13 @@ async function waitForStatus(user: TestUser, meetingId: string, status: string):
   throw new Error(`meeting ${meetingId} never reached ${status}`);
 }
 
-const reply = (text: string, extra: Record<string, unknown> = {}) => ({ text, usage: { input_tokens: 1000, output_tokens: 200 }, ...extra });
-const SUMMARY = "### Agenda\nBinders.\n\n### Team Member Input\nAll agreed.\n\n### Recommendation\nUse design A.\n\n### Answers\n1. Which? A, because it binds.\n\n### Next Steps\nTest A.";
+const reply = (text: string, extra: Record<string, unknown> = {}) => ({
+  text,
+  usage: { input_tokens: 1000, output_tokens: 200 },
+  ...extra,
+});
+const SUMMARY =
+  "### Agenda\nBinders.\n\n### Team Member Input\nAll agreed.\n\n### Recommendation\nUse design A.\n\n### Answers\n1. Which? A, because it binds.\n\n### Next Steps\nTest A.";
 
 describe("meetings", () => {
   it("a team meeting on the offline model streams to watchers and stores N·(M+1)+1 turns with a structured summary", async () => {
@@ -84,7 +105,9 @@ describe("meetings", () => {
     const watcher = await openSocket(`/api/v1/meetings/${meeting.id}/ws`, owner.accessToken);
     watcher.ws.send(JSON.stringify({ type: "start" }));
     const done = await waitFor(watcher, "meeting_complete", 30_000);
-    const messages = watcher.frames.filter((f) => f.type === "message").map((f) => f.message as { turnIndex: number; speaker: string; text: string });
+    const messages = watcher.frames
+      .filter((f) => f.type === "message")
+      .map((f) => f.message as { turnIndex: number; speaker: string; text: string });
     expect(messages.map((m) => m.turnIndex)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(messages[0]?.speaker).toBe("Principal Investigator");
     expect(watcher.frames.filter((f) => f.type === "token").length).toBeGreaterThan(0);
@@ -98,7 +121,10 @@ describe("meetings", () => {
 
     const stored = await waitForStatus(owner, meeting.id, "completed");
     expect(stored).toMatchObject({ provider: "offline", completedTurns: 7, costUsd: 0 });
-    const { messages: transcript } = await expectStatus(await call("GET", `/api/v1/meetings/${meeting.id}/transcript`, { token: owner.accessToken }), 200);
+    const { messages: transcript } = await expectStatus(
+      await call("GET", `/api/v1/meetings/${meeting.id}/transcript`, { token: owner.accessToken }),
+      200,
+    );
     expect(transcript.map((m: { text: string }) => m.text)).toEqual(messages.map((m) => m.text));
     const md = await call("GET", `/api/v1/meetings/${meeting.id}/export?format=md`, { token: owner.accessToken });
     expect(md.headers.get("Content-Disposition")).toMatch(/attachment; filename=".+\.md"/);
@@ -123,7 +149,7 @@ describe("meetings", () => {
     expect(meeting.provider).toBe("anthropic");
     const done = await waitForStatus(owner, meeting.id, "completed");
     // 3 calls at $3 / $15 per million tokens: 1000 in + 200 out each.
-    expect(done.costUsd as number).toBeCloseTo(3 * (1000 * 3 + 200 * 15) / 1e6, 6);
+    expect(done.costUsd as number).toBeCloseTo((3 * (1000 * 3 + 200 * 15)) / 1e6, 6);
     expect(done.summary).toMatchObject({ recommendation: expect.stringContaining("design A") });
     const requests = await standInRequests(apiKey);
     expect(requests).toHaveLength(3);
@@ -145,7 +171,11 @@ describe("meetings", () => {
     const owner = await registerUser("ms");
     const apiKey = await useStandInKey(owner);
     const { team, agentIds } = await teamWithAgents(owner, 1);
-    await script(apiKey, [reply("first answer with several words in it", { tokenDelayMs: 15 }), reply("a critique with words", { tokenDelayMs: 15 }), reply(SUMMARY, { tokenDelayMs: 5 })]);
+    await script(apiKey, [
+      reply("first answer with several words in it", { tokenDelayMs: 15 }),
+      reply("a critique with words", { tokenDelayMs: 15 }),
+      reply(SUMMARY, { tokenDelayMs: 5 }),
+    ]);
     const meeting = await createMeeting(owner, team.id, { type: "individual", agenda: "Replay", rounds: 1, memberAgentId: agentIds[0] });
     const full = await openSocket(`/api/v1/meetings/${meeting.id}/ws`, owner.accessToken);
     const partial = await openSocket(`/api/v1/meetings/${meeting.id}/ws`, owner.accessToken);
@@ -155,7 +185,8 @@ describe("meetings", () => {
     const resumed = await openSocket(`/api/v1/meetings/${meeting.id}/ws?since=${cut.seq as number}`, owner.accessToken);
     await waitFor(full, "meeting_complete", 30_000);
     await waitFor(resumed, "meeting_complete", 30_000);
-    const seqsOf = (frames: Frame[]) => frames.filter((f) => typeof f.seq === "number" && f.type !== "presence").map((f) => f.seq as number);
+    const seqsOf = (frames: Frame[]) =>
+      frames.filter((f) => typeof f.seq === "number" && f.type !== "presence").map((f) => f.seq as number);
     const before = seqsOf(partial.frames).filter((s) => s <= (cut.seq as number));
     const after = seqsOf(resumed.frames);
     expect(after[0]).toBe((cut.seq as number) + 1);
@@ -175,7 +206,11 @@ describe("meetings", () => {
     const apiKey = await useStandInKey(owner);
     const { team, agentIds } = await teamWithAgents(owner, 1);
     const long = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
-    await script(apiKey, [reply(long, { tokenDelayMs: 20 }), reply("a critique with words", { tokenDelayMs: 20 }), reply(SUMMARY, { tokenDelayMs: 2 })]);
+    await script(apiKey, [
+      reply(long, { tokenDelayMs: 20 }),
+      reply("a critique with words", { tokenDelayMs: 20 }),
+      reply(SUMMARY, { tokenDelayMs: 2 }),
+    ]);
     const meeting = await createMeeting(owner, team.id, { type: "individual", agenda: "Late", rounds: 1, memberAgentId: agentIds[0] });
     const early = await openSocket(`/api/v1/meetings/${meeting.id}/ws`, owner.accessToken);
     early.ws.send(JSON.stringify({ type: "start" }));
@@ -214,7 +249,12 @@ describe("meetings", () => {
     const viewer = await registerUser("mv");
     const { team, agentIds } = await teamWithAgents(owner, 1);
     await addMember(owner, team.id, viewer, "viewer");
-    const meeting = await createMeeting(owner, team.id, { type: "individual", agenda: "Watch only", rounds: 1, memberAgentId: agentIds[0] });
+    const meeting = await createMeeting(owner, team.id, {
+      type: "individual",
+      agenda: "Watch only",
+      rounds: 1,
+      memberAgentId: agentIds[0],
+    });
     const s = await openSocket(`/api/v1/meetings/${meeting.id}/ws`, viewer.accessToken);
     s.ws.send(JSON.stringify({ type: "start" }));
     expect(await waitFor(s, "error")).toMatchObject({ code: "FORBIDDEN" });
@@ -223,7 +263,10 @@ describe("meetings", () => {
     const { meeting: still } = await expectStatus(await call("GET", `/api/v1/meetings/${meeting.id}`, { token: viewer.accessToken }), 200);
     expect(still.status).toBe("pending");
     await expectError(
-      await call("POST", `/api/v1/teams/${team.id}/meetings`, { token: viewer.accessToken, body: { type: "individual", agenda: "x", rounds: 1, memberAgentId: agentIds[0] } }),
+      await call("POST", `/api/v1/teams/${team.id}/meetings`, {
+        token: viewer.accessToken,
+        body: { type: "individual", agenda: "x", rounds: 1, memberAgentId: agentIds[0] },
+      }),
       403,
       "FORBIDDEN",
     );
@@ -234,14 +277,20 @@ describe("meetings", () => {
     const owner = await registerUser("mi");
     const apiKey = await useStandInKey(owner);
     const { team, agentIds } = await teamWithAgents(owner, 1);
-    await script(apiKey, [reply("a slow first answer that takes a while to stream out", { tokenDelayMs: 40 }), reply("critique"), reply(SUMMARY)]);
+    await script(apiKey, [
+      reply("a slow first answer that takes a while to stream out", { tokenDelayMs: 40 }),
+      reply("critique"),
+      reply(SUMMARY),
+    ]);
     const meeting = await createMeeting(owner, team.id, { type: "individual", agenda: "Interject", rounds: 1, memberAgentId: agentIds[0] });
     const s = await openSocket(`/api/v1/meetings/${meeting.id}/ws`, owner.accessToken);
     s.ws.send(JSON.stringify({ type: "start" }));
     await s.next((f) => f.type === "token");
     s.ws.send(JSON.stringify({ type: "interject", text: "Consider thermal stability too." }));
     await waitFor(s, "meeting_complete", 30_000);
-    const messages = s.frames.filter((f) => f.type === "message").map((f) => f.message as { kind: string; speaker: string; turnIndex: number | null });
+    const messages = s.frames
+      .filter((f) => f.type === "message")
+      .map((f) => f.message as { kind: string; speaker: string; turnIndex: number | null });
     expect(messages.map((m) => m.kind)).toEqual(["individual_answer", "interjection", "critic", "final_answer"]);
     expect(messages[1]?.speaker).toBe(owner.username);
     const requests = await standInRequests(apiKey);
@@ -256,11 +305,21 @@ describe("meetings", () => {
     const { team, agentIds } = await teamWithAgents(owner, 1);
     // The first turn's real usage leaves less than a worst-case second turn.
     await script(apiKey, [{ text: "expensive answer", usage: { input_tokens: 1000, output_tokens: 26_000 } }, reply("never sent")]);
-    const meeting = await createMeeting(owner, team.id, { type: "individual", agenda: "Budget", rounds: 1, memberAgentId: agentIds[0], maxCostUsd: 0.45, start: true });
+    const meeting = await createMeeting(owner, team.id, {
+      type: "individual",
+      agenda: "Budget",
+      rounds: 1,
+      memberAgentId: agentIds[0],
+      maxCostUsd: 0.45,
+      start: true,
+    });
     const failed = await waitForStatus(owner, meeting.id, "failed");
     expect(failed.errorCode).toBe("BUDGET_EXCEEDED");
     expect(await standInRequests(apiKey)).toHaveLength(1);
-    const { messages } = await expectStatus(await call("GET", `/api/v1/meetings/${meeting.id}/transcript`, { token: owner.accessToken }), 200);
+    const { messages } = await expectStatus(
+      await call("GET", `/api/v1/meetings/${meeting.id}/transcript`, { token: owner.accessToken }),
+      200,
+    );
     expect(messages).toHaveLength(1);
   });
 
@@ -268,11 +327,25 @@ describe("meetings", () => {
     const owner = await registerUser("mr");
     const apiKey = await useStandInKey(owner);
     const { team, agentIds } = await teamWithAgents(owner, 1);
-    await script(apiKey, [{ kind: "rate_limit", retryAfterSeconds: 0 }, { kind: "overloaded" }, reply("ok after retries"), ...Array(5).fill({ kind: "overloaded" })]);
-    const meeting = await createMeeting(owner, team.id, { type: "individual", agenda: "Flaky provider", rounds: 1, memberAgentId: agentIds[0], start: true });
+    await script(apiKey, [
+      { kind: "rate_limit", retryAfterSeconds: 0 },
+      { kind: "overloaded" },
+      reply("ok after retries"),
+      ...Array(5).fill({ kind: "overloaded" }),
+    ]);
+    const meeting = await createMeeting(owner, team.id, {
+      type: "individual",
+      agenda: "Flaky provider",
+      rounds: 1,
+      memberAgentId: agentIds[0],
+      start: true,
+    });
     const failed = await waitForStatus(owner, meeting.id, "failed");
     expect(failed.errorCode).toBe("PROVIDER_OVERLOADED");
-    const { messages } = await expectStatus(await call("GET", `/api/v1/meetings/${meeting.id}/transcript`, { token: owner.accessToken }), 200);
+    const { messages } = await expectStatus(
+      await call("GET", `/api/v1/meetings/${meeting.id}/transcript`, { token: owner.accessToken }),
+      200,
+    );
     expect(messages.map((m: { text: string }) => m.text)).toEqual(["ok after retries"]);
   });
 
@@ -289,14 +362,23 @@ describe("meetings", () => {
       reply("member two speaks again", slow),
       reply(SUMMARY),
     ]);
-    const meeting = await createMeeting(owner, team.id, { type: "team", agenda: "Restart", rounds: 1, memberAgentIds: agentIds, critic: false });
+    const meeting = await createMeeting(owner, team.id, {
+      type: "team",
+      agenda: "Restart",
+      rounds: 1,
+      memberAgentIds: agentIds,
+      critic: false,
+    });
     const s = await openSocket(`/api/v1/meetings/${meeting.id}/ws`, owner.accessToken);
     s.ws.send(JSON.stringify({ type: "start" }));
     await s.next((f) => f.type === "token" && f.turnIndex === 2, 20_000);
     await abortAllDurableObjects();
     const done = await waitForStatus(owner, meeting.id, "completed");
     expect(done.completedTurns).toBe(4);
-    const { messages } = await expectStatus(await call("GET", `/api/v1/meetings/${meeting.id}/transcript`, { token: owner.accessToken }), 200);
+    const { messages } = await expectStatus(
+      await call("GET", `/api/v1/meetings/${meeting.id}/transcript`, { token: owner.accessToken }),
+      200,
+    );
     expect(messages.map((m: { turnIndex: number }) => m.turnIndex)).toEqual([0, 1, 2, 3]);
     expect(messages[2].text).toBe("member two speaks again");
     expect(await standInRequests(apiKey)).toHaveLength(5);
@@ -307,19 +389,35 @@ describe("meetings", () => {
   it("branches from a finished turn, sharing the transcript up to it", async () => {
     const owner = await registerUser("mbr");
     const { team, agentIds } = await teamWithAgents(owner, 1);
-    const source = await createMeeting(owner, team.id, { type: "individual", agenda: "Branch me", rounds: 2, memberAgentId: agentIds[0], critic: true, start: true });
+    const source = await createMeeting(owner, team.id, {
+      type: "individual",
+      agenda: "Branch me",
+      rounds: 2,
+      memberAgentId: agentIds[0],
+      critic: true,
+      start: true,
+    });
     await waitForStatus(owner, source.id, "completed");
     const { meeting: branch } = await expectStatus(
-      await call("POST", `/api/v1/meetings/${source.id}/branch`, { token: owner.accessToken, body: { fromTurnIndex: 1, rounds: 1, start: true } }),
+      await call("POST", `/api/v1/meetings/${source.id}/branch`, {
+        token: owner.accessToken,
+        body: { fromTurnIndex: 1, rounds: 1, start: true },
+      }),
       201,
     );
     expect(branch.parentMeetingId).toBe(source.id);
     await waitForStatus(owner, branch.id, "completed");
-    const a = (await expectStatus(await call("GET", `/api/v1/meetings/${source.id}/transcript`, { token: owner.accessToken }), 200)).messages;
-    const b = (await expectStatus(await call("GET", `/api/v1/meetings/${branch.id}/transcript`, { token: owner.accessToken }), 200)).messages;
+    const a = (await expectStatus(await call("GET", `/api/v1/meetings/${source.id}/transcript`, { token: owner.accessToken }), 200))
+      .messages;
+    const b = (await expectStatus(await call("GET", `/api/v1/meetings/${branch.id}/transcript`, { token: owner.accessToken }), 200))
+      .messages;
     expect(b.slice(0, 2).map((m: { text: string }) => m.text)).toEqual(a.slice(0, 2).map((m: { text: string }) => m.text));
     expect(b.length).toBeGreaterThan(2);
-    await expectError(await call("POST", `/api/v1/meetings/${source.id}/branch`, { token: owner.accessToken, body: { fromTurnIndex: 99 } }), 422, "BRANCH_POINT_INVALID");
+    await expectError(
+      await call("POST", `/api/v1/meetings/${source.id}/branch`, { token: owner.accessToken, body: { fromTurnIndex: 99 } }),
+      422,
+      "BRANCH_POINT_INVALID",
+    );
   });
 
   it("parallel-and-merge runs K copies and then a merge meeting that cites its sources", async () => {
@@ -334,7 +432,10 @@ describe("meetings", () => {
     expect(meetings.every((m: { config: { temperature: number } }) => m.config.temperature === 0.8)).toBe(true);
     let merge: { id: string; mergeRole: string; config: { temperature: number } } | undefined;
     for (let i = 0; i < 400 && !merge; i++) {
-      const { meetings: all } = await expectStatus(await call("GET", `/api/v1/teams/${team.id}/meetings`, { token: owner.accessToken }), 200);
+      const { meetings: all } = await expectStatus(
+        await call("GET", `/api/v1/teams/${team.id}/meetings`, { token: owner.accessToken }),
+        200,
+      );
       merge = all.find((m: { mergeGroupId: string; mergeRole: string }) => m.mergeGroupId === groupId && m.mergeRole === "merge");
       if (!merge) await new Promise((r) => setTimeout(r, 50));
     }

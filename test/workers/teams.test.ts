@@ -17,10 +17,30 @@ describe("teams and members", () => {
     const alice = await registerUser("ali");
     const bob = await registerUser("bob");
     const team = await createTeam(owner);
-    await expectStatus(await call("POST", `/api/v1/teams/${team.id}/members`, { token: owner.accessToken, body: { user: alice.username, role: "editor" } }), 201);
-    await expectStatus(await call("POST", `/api/v1/teams/${team.id}/members`, { token: owner.accessToken, body: { user: bob.email.toUpperCase(), role: "viewer" } }), 201);
-    await expectError(await call("POST", `/api/v1/teams/${team.id}/members`, { token: owner.accessToken, body: { user: bob.username, role: "editor" } }), 409, "ALREADY_MEMBER");
-    await expectError(await call("POST", `/api/v1/teams/${team.id}/members`, { token: owner.accessToken, body: { user: "nobody-here-123", role: "editor" } }), 404, "USER_NOT_FOUND");
+    await expectStatus(
+      await call("POST", `/api/v1/teams/${team.id}/members`, { token: owner.accessToken, body: { user: alice.username, role: "editor" } }),
+      201,
+    );
+    await expectStatus(
+      await call("POST", `/api/v1/teams/${team.id}/members`, {
+        token: owner.accessToken,
+        body: { user: bob.email.toUpperCase(), role: "viewer" },
+      }),
+      201,
+    );
+    await expectError(
+      await call("POST", `/api/v1/teams/${team.id}/members`, { token: owner.accessToken, body: { user: bob.username, role: "editor" } }),
+      409,
+      "ALREADY_MEMBER",
+    );
+    await expectError(
+      await call("POST", `/api/v1/teams/${team.id}/members`, {
+        token: owner.accessToken,
+        body: { user: "nobody-here-123", role: "editor" },
+      }),
+      404,
+      "USER_NOT_FOUND",
+    );
 
     const { members } = await expectStatus(await call("GET", `/api/v1/teams/${team.id}/members`, { token: bob.accessToken }), 200);
     expect(members.map((m: { username: string; role: string }) => [m.username, m.role])).toEqual([
@@ -29,7 +49,10 @@ describe("teams and members", () => {
       [bob.username, "viewer"],
     ]);
 
-    const changed = await expectStatus(await call("PATCH", `/api/v1/teams/${team.id}/members/${bob.id}`, { token: owner.accessToken, body: { role: "editor" } }), 200);
+    const changed = await expectStatus(
+      await call("PATCH", `/api/v1/teams/${team.id}/members/${bob.id}`, { token: owner.accessToken, body: { role: "editor" } }),
+      200,
+    );
     expect(changed.member.role).toBe("editor");
     await expectStatus(await call("DELETE", `/api/v1/teams/${team.id}/members/${bob.id}`, { token: owner.accessToken }), 204);
     await expectError(await call("GET", `/api/v1/teams/${team.id}`, { token: bob.accessToken }), 404, "TEAM_NOT_FOUND");
@@ -40,12 +63,30 @@ describe("teams and members", () => {
     const other = await registerUser("next");
     const team = await createTeam(owner);
     await addMember(owner, team.id, other, "editor");
-    await expectError(await call("DELETE", `/api/v1/teams/${team.id}/members/${owner.id}`, { token: owner.accessToken }), 409, "LAST_OWNER");
-    await expectError(await call("PATCH", `/api/v1/teams/${team.id}/members/${owner.id}`, { token: owner.accessToken, body: { role: "editor" } }), 409, "LAST_OWNER");
-    await expectStatus(await call("PATCH", `/api/v1/teams/${team.id}/members/${other.id}`, { token: owner.accessToken, body: { role: "owner" } }), 200);
-    await expectStatus(await call("PATCH", `/api/v1/teams/${team.id}/members/${owner.id}`, { token: owner.accessToken, body: { role: "editor" } }), 200);
+    await expectError(
+      await call("DELETE", `/api/v1/teams/${team.id}/members/${owner.id}`, { token: owner.accessToken }),
+      409,
+      "LAST_OWNER",
+    );
+    await expectError(
+      await call("PATCH", `/api/v1/teams/${team.id}/members/${owner.id}`, { token: owner.accessToken, body: { role: "editor" } }),
+      409,
+      "LAST_OWNER",
+    );
+    await expectStatus(
+      await call("PATCH", `/api/v1/teams/${team.id}/members/${other.id}`, { token: owner.accessToken, body: { role: "owner" } }),
+      200,
+    );
+    await expectStatus(
+      await call("PATCH", `/api/v1/teams/${team.id}/members/${owner.id}`, { token: owner.accessToken, body: { role: "editor" } }),
+      200,
+    );
     // Now `other` is the last owner.
-    await expectError(await call("DELETE", `/api/v1/teams/${team.id}/members/${other.id}`, { token: other.accessToken }), 409, "LAST_OWNER");
+    await expectError(
+      await call("DELETE", `/api/v1/teams/${team.id}/members/${other.id}`, { token: other.accessToken }),
+      409,
+      "LAST_OWNER",
+    );
   });
 
   it("any member may leave a team on their own", async () => {
@@ -61,9 +102,16 @@ describe("teams and members", () => {
   it("deleting a team removes its agents and members", async () => {
     const owner = await registerUser("del");
     const team = await createTeam(owner);
-    const { agent } = await expectStatus(await call("POST", `/api/v1/teams/${team.id}/agents`, { token: owner.accessToken, body: sampleAgent }), 201);
+    const { agent } = await expectStatus(
+      await call("POST", `/api/v1/teams/${team.id}/agents`, { token: owner.accessToken, body: sampleAgent }),
+      201,
+    );
     await expectStatus(await call("DELETE", `/api/v1/teams/${team.id}`, { token: owner.accessToken }), 204);
-    await expectError(await call("GET", `/api/v1/teams/${team.id}/agents/${agent.id}`, { token: owner.accessToken }), 404, "TEAM_NOT_FOUND");
+    await expectError(
+      await call("GET", `/api/v1/teams/${team.id}/agents/${agent.id}`, { token: owner.accessToken }),
+      404,
+      "TEAM_NOT_FOUND",
+    );
   });
 });
 
@@ -75,31 +123,52 @@ describe("agents", () => {
     const team = await createTeam(owner);
     await addMember(owner, team.id, editor, "editor");
     await addMember(owner, team.id, viewer, "viewer");
-    const created = await expectStatus(await call("POST", `/api/v1/teams/${team.id}/agents`, { token: editor.accessToken, body: sampleAgent }), 201);
+    const created = await expectStatus(
+      await call("POST", `/api/v1/teams/${team.id}/agents`, { token: editor.accessToken, body: sampleAgent }),
+      201,
+    );
     expect(created.agent).toMatchObject({ ...sampleAgent, teamId: team.id });
     const edited = await expectStatus(
-      await call("PATCH", `/api/v1/teams/${team.id}/agents/${created.agent.id}`, { token: editor.accessToken, body: { temperature: null, model: "claude-opus-4-1" } }),
+      await call("PATCH", `/api/v1/teams/${team.id}/agents/${created.agent.id}`, {
+        token: editor.accessToken,
+        body: { temperature: null, model: "claude-opus-4-1" },
+      }),
       200,
     );
     expect(edited.agent).toMatchObject({ temperature: null, model: "claude-opus-4-1", title: sampleAgent.title });
     const list = await expectStatus(await call("GET", `/api/v1/teams/${team.id}/agents`, { token: viewer.accessToken }), 200);
     expect(list.agents).toHaveLength(1);
-    await expectError(await call("POST", `/api/v1/teams/${team.id}/agents`, { token: viewer.accessToken, body: sampleAgent }), 403, "FORBIDDEN");
+    await expectError(
+      await call("POST", `/api/v1/teams/${team.id}/agents`, { token: viewer.accessToken, body: sampleAgent }),
+      403,
+      "FORBIDDEN",
+    );
   });
 
   it("an agent id from another team is not found through this team", async () => {
     const owner = await registerUser("x");
     const a = await createTeam(owner);
     const b = await createTeam(owner);
-    const { agent } = await expectStatus(await call("POST", `/api/v1/teams/${a.id}/agents`, { token: owner.accessToken, body: sampleAgent }), 201);
+    const { agent } = await expectStatus(
+      await call("POST", `/api/v1/teams/${a.id}/agents`, { token: owner.accessToken, body: sampleAgent }),
+      201,
+    );
     await expectError(await call("GET", `/api/v1/teams/${b.id}/agents/${agent.id}`, { token: owner.accessToken }), 404, "AGENT_NOT_FOUND");
   });
 
   it("rejects out-of-range temperatures and empty fields with 400 VALIDATION_FAILED", async () => {
     const owner = await registerUser("val");
     const team = await createTeam(owner);
-    await expectError(await call("POST", `/api/v1/teams/${team.id}/agents`, { token: owner.accessToken, body: { ...sampleAgent, temperature: 1.5 } }), 400, "VALIDATION_FAILED");
-    await expectError(await call("POST", `/api/v1/teams/${team.id}/agents`, { token: owner.accessToken, body: { ...sampleAgent, title: "  " } }), 400, "VALIDATION_FAILED");
+    await expectError(
+      await call("POST", `/api/v1/teams/${team.id}/agents`, { token: owner.accessToken, body: { ...sampleAgent, temperature: 1.5 } }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    await expectError(
+      await call("POST", `/api/v1/teams/${team.id}/agents`, { token: owner.accessToken, body: { ...sampleAgent, title: "  " } }),
+      400,
+      "VALIDATION_FAILED",
+    );
   });
 });
 
@@ -114,10 +183,16 @@ describe("administration", () => {
     await expectStatus(await call("PATCH", `/api/v1/admin/users/${u.id}`, { token: admin.accessToken, body: { isActive: false } }), 200);
     // Deactivation also ends the user's sessions.
     await expectError(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: u.refreshToken } }), 401, "REFRESH_TOKEN_INVALID");
-    await expectStatus(await call("PATCH", `/api/v1/admin/users/${u.id}`, { token: admin.accessToken, body: { isActive: true, isAdmin: true } }), 200);
+    await expectStatus(
+      await call("PATCH", `/api/v1/admin/users/${u.id}`, { token: admin.accessToken, body: { isActive: true, isAdmin: true } }),
+      200,
+    );
     await expectStatus(await call("PATCH", `/api/v1/admin/users/${u.id}`, { token: admin.accessToken, body: { isAdmin: false } }), 200);
 
-    const audit = await expectStatus(await call("GET", `/api/v1/admin/audit?targetId=${u.id}&action=admin.`, { token: admin.accessToken }), 200);
+    const audit = await expectStatus(
+      await call("GET", `/api/v1/admin/audit?targetId=${u.id}&action=admin.`, { token: admin.accessToken }),
+      200,
+    );
     expect(audit.entries.map((e: { action: string }) => e.action)).toEqual([
       "admin.user.revoke_admin",
       "admin.user.grant_admin",
@@ -132,7 +207,10 @@ describe("administration", () => {
     const first = await expectStatus(await call("GET", "/api/v1/admin/audit?limit=2", { token: admin.accessToken }), 200);
     expect(first.entries).toHaveLength(2);
     expect(first.nextBefore).toEqual(expect.any(Number));
-    const second = await expectStatus(await call("GET", `/api/v1/admin/audit?limit=2&before=${first.nextBefore}`, { token: admin.accessToken }), 200);
+    const second = await expectStatus(
+      await call("GET", `/api/v1/admin/audit?limit=2&before=${first.nextBefore}`, { token: admin.accessToken }),
+      200,
+    );
     expect(second.entries[0].seq).toBeLessThan(first.entries[1].seq);
   });
 
@@ -142,9 +220,19 @@ describe("administration", () => {
     const m = await registerUser("mm");
     const team = await createTeam(owner);
     await addMember(owner, team.id, m, "viewer");
-    await expectStatus(await call("PATCH", `/api/v1/teams/${team.id}/members/${m.id}`, { token: owner.accessToken, body: { role: "editor" } }), 200);
+    await expectStatus(
+      await call("PATCH", `/api/v1/teams/${team.id}/members/${m.id}`, { token: owner.accessToken, body: { role: "editor" } }),
+      200,
+    );
     await expectStatus(await call("DELETE", `/api/v1/teams/${team.id}/members/${m.id}`, { token: owner.accessToken }), 204);
-    const audit = await expectStatus(await call("GET", `/api/v1/admin/audit?targetId=${m.id}&action=team.`, { token: admin.accessToken }), 200);
-    expect(audit.entries.map((e: { action: string }) => e.action)).toEqual(["team.member.remove", "team.member.role_change", "team.member.add"]);
+    const audit = await expectStatus(
+      await call("GET", `/api/v1/admin/audit?targetId=${m.id}&action=team.`, { token: admin.accessToken }),
+      200,
+    );
+    expect(audit.entries.map((e: { action: string }) => e.action)).toEqual([
+      "team.member.remove",
+      "team.member.role_change",
+      "team.member.add",
+    ]);
   });
 });

@@ -2,7 +2,8 @@
  * The viewer's end of the three paths the desktop section compares, behind one small interface:
  * - `atrium`: the browser's socket to the session's DesktopSession (`/api/v1/desktops/{id}/ws`
  *   with a fresh ticket), waiting for `{type:"ready"}` like noVNC's page does; RFB bytes are the
- *   binary frames, text frames are control frames and are kept apart;
+ *   binary frames, text frames are control frames and are kept apart; consumed bytes are
+ *   acknowledged every 256 KiB like the site's viewer does;
  * - `websockify`: a socket to websockify's single hop in front of the same TCP source;
  * - `direct`: a plain TCP connection to the source.
  * WebSocket viewers are Node `ws` clients with native masking (`bufferutil`) and without
@@ -11,6 +12,7 @@
  */
 import { connect, type Socket } from "node:net";
 import { WebSocket } from "ws";
+import { ACK_EVERY_BYTES } from "../../../durable-objects/desktop/protocol.ts";
 import { StreamVerifier } from "./pattern.ts";
 
 export type PathKind = "atrium" | "websockify" | "direct";
@@ -35,6 +37,8 @@ function wsPipe(url: string, waitReady: boolean): Promise<Pipe> {
     const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: MAX_PAYLOAD });
     let listener: (chunk: Buffer) => void = () => {};
     let messages = 0;
+    /** Atrium's viewer acknowledges what it consumed, as the site's viewer does (flow control) */
+    let unacked = 0;
     let closing = false;
     let fail: (e: Error) => void = () => {};
     const failed = new Promise<never>((_, rej) => {
@@ -59,6 +63,13 @@ function wsPipe(url: string, waitReady: boolean): Promise<Pipe> {
       if (isBinary) {
         messages++;
         listener(data);
+        if (waitReady) {
+          unacked += data.length;
+          if (unacked >= ACK_EVERY_BYTES) {
+            ws.send(JSON.stringify({ type: "ack", bytes: unacked }));
+            unacked = 0;
+          }
+        }
         return;
       }
       const frame = JSON.parse(data.toString()) as { type: string; code?: string; message?: string };

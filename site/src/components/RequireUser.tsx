@@ -16,7 +16,7 @@ export function RequireUser(props: RequireUserProps) {
   const location = useLocation();
   const loginHref = () => {
     // The fragment (e.g. a share link's token) waits in sessionStorage, never in the URL.
-    rememberFragment(location.pathname, location.hash);
+    rememberFragment(location.pathname, window.location.hash);
     return `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
   };
   return (

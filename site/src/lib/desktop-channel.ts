@@ -12,7 +12,7 @@
  * real sockets.
  */
 import { z } from "zod";
-import { DESKTOP_STATES, type DesktopState } from "../../../durable-objects/desktop/protocol.ts";
+import { ACK_EVERY_BYTES, DESKTOP_STATES, type DesktopState } from "../../../durable-objects/desktop/protocol.ts";
 
 export const ViewerServerFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("state"), state: z.enum(DESKTOP_STATES), detail: z.string().nullable() }),
@@ -242,6 +242,8 @@ export function connectDesktopViewer(options: DesktopViewerOptions): DesktopView
     ws.binaryType = "arraybuffer";
     let channel: RfbChannel | undefined;
     let serverError: ViewerEnd | undefined;
+    /** RFB bytes noVNC consumed since the last ack (the relay pauses the desktop when they pile up) */
+    let unacked = 0;
 
     ws.addEventListener("open", () => {
       if (socket !== ws) return;
@@ -258,7 +260,14 @@ export function connectDesktopViewer(options: DesktopViewerOptions): DesktopView
       if (socket !== ws) return;
       const { data } = event;
       if (typeof data !== "string") {
-        if (data instanceof ArrayBuffer) channel?.deliver(data);
+        if (!(data instanceof ArrayBuffer)) return;
+        // noVNC handles a frame synchronously, so once deliver() returns the bytes are consumed.
+        channel?.deliver(data);
+        unacked += data.byteLength;
+        if (unacked >= ACK_EVERY_BYTES && ws.readyState === OPEN) {
+          ws.send(JSON.stringify({ type: "ack", bytes: unacked }));
+          unacked = 0;
+        }
         return;
       }
       const frame = parseControlFrame(data);

@@ -16,14 +16,25 @@ export function rememberFragment(path: string, hash: string): void {
   }
 }
 
-/** The fragment of the current URL, or the one remembered for this path (used once). */
+/**
+ * The fragment of the current URL, or the one remembered for this path. It stays remembered
+ * (pages may be created more than once while the session settles) until `forgetFragment()`.
+ */
 export function currentFragment(path: string): string {
-  if (window.location.hash) return window.location.hash;
+  if (window.location.pathname === path && window.location.hash) return window.location.hash;
   try {
     const saved = JSON.parse(sessionStorage.getItem(KEY) ?? "null") as { path?: unknown; hash?: unknown } | null;
-    sessionStorage.removeItem(KEY);
     return saved && saved.path === path && typeof saved.hash === "string" ? saved.hash : "";
   } catch {
     return "";
+  }
+}
+
+/** Drops the remembered fragment once the page that needed it has used it. */
+export function forgetFragment(): void {
+  try {
+    sessionStorage.removeItem(KEY);
+  } catch {
+    // Storage disabled: nothing was kept.
   }
 }

@@ -210,7 +210,13 @@ function LiveMeetingView(props: LoadedMeeting) {
           You no longer have access to this meeting, so it stopped updating.
         </p>
       </Show>
-      <PresenceView label="Watching:" viewers={live().viewers} total={live().viewerCount} status={socketStatus()} selfId={currentUser()?.id} />
+      <PresenceView
+        label="Watching:"
+        viewers={live().viewers}
+        total={live().viewerCount}
+        status={socketStatus()}
+        selfId={currentUser()?.id}
+      />
       <Show when={canEdit() && !isFinishedStatus(status())}>
         <MeetingControls
           status={status()}
