@@ -70,10 +70,15 @@ export const TICKET_TTL_MS = 60_000;
 /** A viewer acknowledges consumed RFB bytes at least this often. */
 export const ACK_EVERY_BYTES = 256 * 1024;
 
-/** Backpressure: pause the bridge's data socket when the viewer has this much unacknowledged… */
-export const PAUSE_ABOVE_BYTES = 4 * 1024 * 1024;
-/** …and resume it once the viewer is down to this. */
-export const RESUME_BELOW_BYTES = 1024 * 1024;
+/**
+ * Backpressure: pause the bridge's data socket when the viewer has this much unacknowledged…
+ * (a window large enough that a viewer who keeps up is never held back: a few MiB are always in
+ * flight between the DO and a fast viewer; small enough that a stalled viewer costs the DO at most
+ * this plus what was already on its way from the bridge)
+ */
+export const PAUSE_ABOVE_BYTES = 16 * 1024 * 1024;
+/** …and resume it once the viewer is down to this (half: the bridge refills before the viewer runs dry). */
+export const RESUME_BELOW_BYTES = 8 * 1024 * 1024;
 
 /** Server → viewer (text frames). */
 export type ViewerServerFrame =

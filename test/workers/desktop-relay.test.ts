@@ -9,6 +9,7 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { bridges, desktopShares } from "../../migrations/schema.ts";
 import type { CommandFrame } from "../../durable-objects/bridge/protocol.ts";
+import { PAUSE_ABOVE_BYTES, RESUME_BELOW_BYTES } from "../../durable-objects/desktop/protocol.ts";
 import { getDb } from "../../worker/db/client.ts";
 import {
   concatBytes,
@@ -118,26 +119,30 @@ describe("relay", () => {
     await bridge.disconnect();
   });
 
-  it("holds the desktop back while a viewer has not acknowledged 4 MiB, and lets it go once the viewer catches up", async () => {
+  it("holds the desktop back while a viewer is too far behind on its acks, and lets it go once the viewer catches up", async () => {
     const user = await registerUser("rlb");
     const { bridge, id, start, primary } = await desktop(user);
     const { wsPath } = await ticketFor(user, id);
     const { viewer, data } = await connectViewer(wsPath, primary, bridge, start);
     const frame = noise(64 * 1024, 3);
-    // 3 MiB unacknowledged: the desktop keeps going.
-    for (let i = 0; i < 48; i++) data.ws.send(frame);
-    await viewer.bytes(48 * frame.length, 10_000);
+    const frames = (bytes: number) => bytes / frame.length;
+    // Up to the window, unacknowledged: the desktop keeps going.
+    let sent = 0;
+    for (; sent < frames(PAUSE_ABOVE_BYTES); sent++) data.ws.send(frame);
+    await viewer.bytes(sent * frame.length, 20_000);
     expect(data.texts.all).toEqual([]);
-    // Past 4 MiB: the bridge is told to pause reading the desktop.
-    for (let i = 0; i < 24; i++) data.ws.send(frame);
+    // One frame past it: the bridge is told to pause reading the desktop.
+    data.ws.send(frame);
+    sent++;
     expect(await data.texts.next((f) => f.type === "pause", 5000, "pause")).toEqual({ type: "pause" });
-    await viewer.bytes(72 * frame.length, 10_000);
-    // Acknowledging down to 2 MiB outstanding is not enough; below 1 MiB it resumes.
-    viewer.sendJson({ type: "ack", bytes: 40 * frame.length });
+    await viewer.bytes(sent * frame.length, 20_000);
+    // Acknowledging down to just above the low mark is not enough; below it the bridge resumes.
+    const outstanding = RESUME_BELOW_BYTES + frame.length;
+    viewer.sendJson({ type: "ack", bytes: sent * frame.length - outstanding });
     viewer.sendJson({ type: "ping" });
     await viewer.texts.next((f) => f.type === "pong", 5000, "pong");
     expect(data.texts.all.map((f) => f.type)).toEqual(["pause"]);
-    viewer.sendJson({ type: "ack", bytes: 24 * frame.length });
+    viewer.sendJson({ type: "ack", bytes: 2 * frame.length });
     expect(await data.texts.next((f) => f.type === "resume", 5000, "resume")).toEqual({ type: "resume" });
     // An ack is checked like every frame.
     viewer.sendJson({ type: "ack", bytes: -1 });

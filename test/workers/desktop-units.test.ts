@@ -192,7 +192,7 @@ describe("placement", () => {
 });
 
 describe("relay backpressure", () => {
-  it("pauses above 4 MiB queued for the viewer and resumes below 1 MiB, with nothing in between", () => {
+  it("pauses above the window of unacknowledged bytes and resumes below the low mark, with nothing in between", () => {
     expect(backpressure(PAUSE_ABOVE_BYTES + 1, false)).toBe("pause");
     expect(backpressure(PAUSE_ABOVE_BYTES, false)).toBeNull();
     expect(backpressure(RESUME_BELOW_BYTES + 1, true)).toBeNull();
