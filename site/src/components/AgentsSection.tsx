@@ -2,12 +2,13 @@
  * A team's agents. Editors and owners add, edit and delete them; viewers read. Only one form
  * is open at a time so every field label on the page stays unique.
  */
-import { createSignal, For, Match, Show, Switch } from "solid-js";
+import { createSignal, For, Show } from "solid-js";
 import { createAgent, deleteAgent, updateAgent } from "../api/teams-api.ts";
 import type { Agent } from "../api/types.ts";
+import { ActionFeedback } from "./ActionFeedback.tsx";
 import { AgentForm } from "./AgentForm.tsx";
 import { ConfirmButton } from "./ConfirmButton.tsx";
-import { ErrorAlert } from "./ErrorAlert.tsx";
+import { LoadState } from "./LoadState.tsx";
 
 export interface AgentsSectionProps {
   teamId: string;
@@ -56,21 +57,16 @@ export function AgentsSection(props: AgentsSectionProps) {
       <Show when={!props.canEdit}>
         <p class="muted">You can view this team's agents; editors and owners can change them.</p>
       </Show>
-      <Switch>
-        <Match when={props.loadError}>
-          <ErrorAlert error={props.loadError} title="Could not load the agents." />
-        </Match>
-        <Match when={!props.agents}>
-          <p class="muted" role="status">
-            Loading agents…
-          </p>
-        </Match>
-        <Match when={list().length === 0}>
-          <p class="empty">No agents yet.{props.canEdit ? " Add the first one below." : ""}</p>
-        </Match>
-        <Match when={true}>
+      <LoadState
+        error={props.loadError}
+        value={props.agents}
+        errorTitle="Could not load the agents."
+        loadingText="Loading agents…"
+        emptyText={`No agents yet.${props.canEdit ? " Add the first one below." : ""}`}
+      >
+        {(agents) => (
           <ul class="agent-list" data-testid="agent-list">
-            <For each={list()}>
+            <For each={agents()}>
               {(agent) => (
                 <li class="agent" data-testid="agent">
                   <Show
@@ -130,14 +126,9 @@ export function AgentsSection(props: AgentsSectionProps) {
               )}
             </For>
           </ul>
-        </Match>
-      </Switch>
-      <ErrorAlert error={error()} />
-      <Show when={notice()}>
-        <p class="alert alert-success" role="status">
-          {notice()}
-        </p>
-      </Show>
+        )}
+      </LoadState>
+      <ActionFeedback error={error()} notice={notice()} />
       <Show when={props.canEdit && editingId() === undefined && !props.loadError}>
         <div class="subsection">
           <h3>Add agent</h3>

@@ -4,12 +4,13 @@
  * itself, so statuses and costs move without a reload.
  */
 import { A } from "@solidjs/router";
-import { createResource, createEffect, For, Match, onCleanup, Show, Switch } from "solid-js";
+import { createResource, createEffect, onCleanup, Show } from "solid-js";
 import { listMeetings } from "../api/meetings-api.ts";
 import type { Meeting } from "../api/types.ts";
 import { formatDateTime, formatUsd } from "../lib/format.ts";
 import { isFinishedStatus } from "../lib/meeting-live.ts";
-import { ErrorAlert } from "./ErrorAlert.tsx";
+import { DataTable } from "./DataTable.tsx";
+import { LoadState } from "./LoadState.tsx";
 import { MeetingStatusBadge } from "./MeetingStatusBadge.tsx";
 
 const REFRESH_MS = 8_000;
@@ -42,45 +43,20 @@ export function MeetingsSection(props: MeetingsSectionProps) {
           </A>
         </Show>
       </div>
-      <Switch>
-        <Match when={meetings.error}>
-          <ErrorAlert error={meetings.error} title="Could not load the meetings." />
-          <button type="button" class="button" onClick={() => void refetch()}>
-            Try again
-          </button>
-        </Match>
-        <Match when={!list()}>
-          <p class="muted" role="status">
-            Loading meetings…
-          </p>
-        </Match>
-        <Match when={list()?.length === 0}>
-          <p class="empty">
-            No meetings yet.
-            {props.canEdit ? " Start one: your agents discuss an agenda in rounds and write a summary." : ""}
-          </p>
-        </Match>
-        <Match when={list()}>
-          {(items) => (
-            <div class="table-wrap">
-              <table class="table" data-testid="meeting-list">
-                <thead>
-                  <tr>
-                    <th scope="col">Meeting</th>
-                    <th scope="col">Type</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Cost</th>
-                    <th scope="col">Created</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={items()}>{(meeting) => <MeetingRow meeting={meeting} />}</For>
-                </tbody>
-              </table>
-            </div>
-          )}
-        </Match>
-      </Switch>
+      <LoadState
+        error={meetings.error}
+        value={list()}
+        errorTitle="Could not load the meetings."
+        loadingText="Loading meetings…"
+        emptyText={`No meetings yet.${props.canEdit ? " Start one: your agents discuss an agenda in rounds and write a summary." : ""}`}
+        onRetry={refetch}
+      >
+        {(items) => (
+          <DataTable items={items()} columns={["Meeting", "Type", "Status", "Cost", "Created"]} testId="meeting-list">
+            {(meeting) => <MeetingRow meeting={meeting} />}
+          </DataTable>
+        )}
+      </LoadState>
     </section>
   );
 }

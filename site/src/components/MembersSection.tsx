@@ -3,13 +3,14 @@
  * everyone may leave. The API refuses to leave a team without an owner (LAST_OWNER), and
  * that refusal is shown in words.
  */
-import { createSignal, createUniqueId, For, Match, Show, Switch } from "solid-js";
+import { createSignal, createUniqueId, For, Show } from "solid-js";
 import { addMember, changeMemberRole, removeMember } from "../api/teams-api.ts";
 import { TEAM_ROLES, type TeamMember, type TeamRole } from "../api/types.ts";
 import { formatDate } from "../lib/format.ts";
+import { ActionFeedback } from "./ActionFeedback.tsx";
 import { Avatar } from "./Avatar.tsx";
 import { ConfirmButton } from "./ConfirmButton.tsx";
-import { ErrorAlert } from "./ErrorAlert.tsx";
+import { LoadState } from "./LoadState.tsx";
 import { RoleBadge } from "./RoleBadge.tsx";
 
 export interface MembersSectionProps {
@@ -85,79 +86,64 @@ export function MembersSection(props: MembersSectionProps) {
   return (
     <section class="card" aria-labelledby="members-heading" data-testid="members">
       <h2 id="members-heading">Members</h2>
-      <Switch>
-        <Match when={props.loadError}>
-          <ErrorAlert error={props.loadError} title="Could not load the members." />
-        </Match>
-        <Match when={!props.members}>
-          <p class="muted" role="status">
-            Loading members…
-          </p>
-        </Match>
-        <Match when={props.members}>
-          {(members) => (
-            <ul class="member-list" data-testid="member-list">
-              <For each={members()}>
-                {(member) => {
-                  const isSelf = () => member.userId === props.selfId;
-                  return (
-                    <li class="member" data-testid="member" data-username={member.username}>
-                      <span class="person">
-                        <Avatar id={member.userId} name={member.displayName || member.username} size="small" />
-                        <span class="member-name">
-                          <span>
-                            {member.displayName} <span class="muted">@{member.username}</span>
-                            <Show when={isSelf()}>
-                              {" "}
-                              <span class="badge badge-you">you</span>
-                            </Show>
-                          </span>
-                          <span class="member-joined muted">joined {formatDate(member.joinedAt)}</span>
+      <LoadState error={props.loadError} value={props.members} errorTitle="Could not load the members." loadingText="Loading members…">
+        {(members) => (
+          <ul class="member-list" data-testid="member-list">
+            <For each={members()}>
+              {(member) => {
+                const isSelf = () => member.userId === props.selfId;
+                return (
+                  <li class="member" data-testid="member" data-username={member.username}>
+                    <span class="person">
+                      <Avatar id={member.userId} name={member.displayName || member.username} size="small" />
+                      <span class="member-name">
+                        <span>
+                          {member.displayName} <span class="muted">@{member.username}</span>
+                          <Show when={isSelf()}>
+                            {" "}
+                            <span class="badge badge-you">you</span>
+                          </Show>
                         </span>
+                        <span class="member-joined muted">joined {formatDate(member.joinedAt)}</span>
                       </span>
-                      <span class="member-controls">
-                        <Show when={props.isOwner} fallback={<RoleBadge role={member.role} />}>
-                          <select aria-label={`Role of ${member.username}`} onChange={(e) => onRoleChange(member, e.currentTarget)}>
-                            <For each={TEAM_ROLES}>
-                              {(role) => (
-                                <option value={role} selected={role === member.role}>
-                                  {role}
-                                </option>
-                              )}
-                            </For>
-                          </select>
-                        </Show>
-                        <Show
-                          when={isSelf()}
-                          fallback={
-                            <Show when={props.isOwner}>
-                              <ConfirmButton
-                                label="Remove"
-                                size="small"
-                                ariaLabel={`Remove ${member.username}`}
-                                confirmLabel="Yes, remove"
-                                onConfirm={() => onRemove(member)}
-                              />
-                            </Show>
-                          }
-                        >
-                          <ConfirmButton label="Leave team" size="small" confirmLabel="Yes, leave" onConfirm={() => onRemove(member)} />
-                        </Show>
-                      </span>
-                    </li>
-                  );
-                }}
-              </For>
-            </ul>
-          )}
-        </Match>
-      </Switch>
-      <ErrorAlert error={error()} />
-      <Show when={notice()}>
-        <p class="alert alert-success" role="status">
-          {notice()}
-        </p>
-      </Show>
+                    </span>
+                    <span class="member-controls">
+                      <Show when={props.isOwner} fallback={<RoleBadge role={member.role} />}>
+                        <select aria-label={`Role of ${member.username}`} onChange={(e) => onRoleChange(member, e.currentTarget)}>
+                          <For each={TEAM_ROLES}>
+                            {(role) => (
+                              <option value={role} selected={role === member.role}>
+                                {role}
+                              </option>
+                            )}
+                          </For>
+                        </select>
+                      </Show>
+                      <Show
+                        when={isSelf()}
+                        fallback={
+                          <Show when={props.isOwner}>
+                            <ConfirmButton
+                              label="Remove"
+                              size="small"
+                              ariaLabel={`Remove ${member.username}`}
+                              confirmLabel="Yes, remove"
+                              onConfirm={() => onRemove(member)}
+                            />
+                          </Show>
+                        }
+                      >
+                        <ConfirmButton label="Leave team" size="small" confirmLabel="Yes, leave" onConfirm={() => onRemove(member)} />
+                      </Show>
+                    </span>
+                  </li>
+                );
+              }}
+            </For>
+          </ul>
+        )}
+      </LoadState>
+      <ActionFeedback error={error()} notice={notice()} />
       <Show when={props.isOwner}>
         <form class="form form-inline" aria-label="Add member" data-testid="add-member-form" onSubmit={onAdd}>
           <h3>Add member</h3>

@@ -1,8 +1,10 @@
 /** The audit log, newest first, filtered by action, actor and time, paged by `before` cursor. */
-import { createResource, createSignal, For, Match, Show, Switch } from "solid-js";
+import { createResource, createSignal, For, Show } from "solid-js";
 import { listAudit } from "../api/admin-api.ts";
 import type { AuditEntry, AuditQuery } from "../api/types.ts";
+import { DataTable } from "../components/DataTable.tsx";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { LoadState } from "../components/LoadState.tsx";
 import { formatDateTime, localInputToIso } from "../lib/format.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 
@@ -108,64 +110,40 @@ export function AdminAuditPage() {
       </form>
       <p class="field-hint">An action ending in “.” matches every action that starts with it.</p>
       <ErrorAlert error={formError()} />
-      <Switch>
-        <Match when={page.error}>
-          <ErrorAlert error={page.error} title="Could not load the audit log." />
-          <button type="button" class="button" onClick={() => void refetch()}>
-            Try again
-          </button>
-        </Match>
-        <Match when={!pageValue()}>
-          <p class="muted" role="status">
-            Loading entries…
-          </p>
-        </Match>
-        <Match when={pageValue()?.entries.length === 0}>
-          <p class="empty">No entries match.</p>
-        </Match>
-        <Match when={pageValue()}>
-          {(p) => (
-            <div class="table-wrap">
-              <table class="table table-dense" data-testid="audit-table">
-                <thead>
-                  <tr>
-                    <th scope="col">Time</th>
-                    <th scope="col">Actor</th>
-                    <th scope="col">Action</th>
-                    <th scope="col">Target</th>
-                    <th scope="col">IP</th>
-                    <th scope="col">Detail</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={p().entries}>
-                    {(entry) => (
-                      <tr data-testid="audit-row">
-                        <td class="nowrap">
-                          <time datetime={entry.at} title={entry.at}>
-                            {formatDateTime(entry.at)}
-                          </time>
-                        </td>
-                        <td>{entry.actorName ?? entry.actorId ?? "—"}</td>
-                        <td>
-                          <code>{entry.action}</code>
-                        </td>
-                        <td class="cell-wrap" title={entry.targetId ?? undefined}>
-                          {targetText(entry)}
-                        </td>
-                        <td class="nowrap">{entry.ip ?? "—"}</td>
-                        <td class="cell-detail">
-                          <code>{detailText(entry.detail)}</code>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
-            </div>
-          )}
-        </Match>
-      </Switch>
+      <LoadState
+        error={page.error}
+        value={pageValue()}
+        isEmpty={(p) => p.entries.length === 0}
+        errorTitle="Could not load the audit log."
+        loadingText="Loading entries…"
+        emptyText="No entries match."
+        onRetry={refetch}
+      >
+        {(p) => (
+          <DataTable items={p().entries} columns={["Time", "Actor", "Action", "Target", "IP", "Detail"]} dense testId="audit-table">
+            {(entry) => (
+              <tr data-testid="audit-row">
+                <td class="nowrap">
+                  <time datetime={entry.at} title={entry.at}>
+                    {formatDateTime(entry.at)}
+                  </time>
+                </td>
+                <td>{entry.actorName ?? entry.actorId ?? "—"}</td>
+                <td>
+                  <code>{entry.action}</code>
+                </td>
+                <td class="cell-wrap" title={entry.targetId ?? undefined}>
+                  {targetText(entry)}
+                </td>
+                <td class="nowrap">{entry.ip ?? "—"}</td>
+                <td class="cell-detail">
+                  <code>{detailText(entry.detail)}</code>
+                </td>
+              </tr>
+            )}
+          </DataTable>
+        )}
+      </LoadState>
       <div class="pager">
         <button type="button" class="button" disabled={newer().length === 0} onClick={back}>
           Newer

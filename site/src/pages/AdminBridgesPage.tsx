@@ -4,12 +4,14 @@
  * heartbeat age (refreshed every few seconds), and drain / undrain, rotate the token or
  * deregister one.
  */
-import { createSignal, For, Match, Show, Switch } from "solid-js";
+import { createSignal, For, Show } from "solid-js";
 import { deregisterBridge, listBridges, registerBridge, rotateBridgeToken, setBridgeDrain } from "../api/admin-desktops-api.ts";
 import { BRIDGE_STATUSES, type Bridge, type BridgeQuery, type BridgeStatus, PLATFORMS, type Platform } from "../api/desktop-types.ts";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
 import { CopyButton } from "../components/CopyButton.tsx";
+import { DataTable } from "../components/DataTable.tsx";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { LoadState } from "../components/LoadState.tsx";
 import { usePageTitle } from "../lib/page-title.ts";
 import { createPolledList } from "../lib/polled-list.ts";
 
@@ -162,90 +164,71 @@ export function AdminBridgesPage() {
             Apply
           </button>
         </form>
-        <Switch>
-          <Match when={bridges.error() !== undefined && !bridges.loaded()}>
-            <ErrorAlert error={bridges.error()} title="Could not load the bridges." />
-          </Match>
-          <Match when={!bridges.loaded()}>
-            <p class="muted" role="status">
-              Loading bridges…
-            </p>
-          </Match>
-          <Match when={bridges.items.length === 0}>
-            <p class="empty">No bridges match.</p>
-          </Match>
-          <Match when={bridges.loaded()}>
-            <div class="table-wrap">
-              <table class="table" data-testid="bridges-table">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Platform</th>
-                    <th scope="col">Region</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Sessions</th>
-                    <th scope="col">Version</th>
-                    <th scope="col">Heartbeat</th>
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={bridges.items}>
-                    {(b) => (
-                      <tr data-testid="bridge-row" data-name={b.name}>
-                        <td>{b.name}</td>
-                        <td>{b.platform}</td>
-                        <td>{b.region}</td>
-                        <td>
-                          <span class="badge-group">
-                            <span class={b.status === "online" ? "badge badge-active" : "badge"}>{b.status}</span>
-                            <Show when={b.draining}>
-                              <span class="badge badge-status-paused">drained</span>
-                            </Show>
-                          </span>
-                        </td>
-                        <td class="nowrap">
-                          {b.activeSessions} / {b.capacity}
-                        </td>
-                        <td>{b.version ?? "—"}</td>
-                        <td class="nowrap">{heartbeatAge(b.heartbeatAgeSeconds)}</td>
-                        <td class="cell-actions">
-                          <button
-                            type="button"
-                            class="button button-small"
-                            disabled={busy() === b.id}
-                            aria-label={`${b.draining ? "Undrain" : "Drain"} ${b.name}`}
-                            onClick={() => void drain(b)}
-                          >
-                            {b.draining ? "Undrain" : "Drain"}
-                          </button>
-                          <ConfirmButton
-                            size="small"
-                            label="Rotate token"
-                            ariaLabel={`Rotate the token of ${b.name}`}
-                            confirmLabel="Yes, rotate"
-                            disabled={busy() === b.id}
-                            onConfirm={() => rotate(b)}
-                          />
-                          <ConfirmButton
-                            size="small"
-                            label="Deregister"
-                            ariaLabel={`Deregister ${b.name}`}
-                            confirmLabel={`Yes, deregister ${b.name}`}
-                            disabled={busy() === b.id}
-                            onConfirm={() => deregister(b)}
-                          />
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
-            </div>
-          </Match>
-        </Switch>
+        {/* A failed poll after the first answer keeps the last list on screen. */}
+        <LoadState
+          error={bridges.loaded() ? undefined : bridges.error()}
+          value={bridges.loaded() ? bridges.items : undefined}
+          errorTitle="Could not load the bridges."
+          loadingText="Loading bridges…"
+          emptyText="No bridges match."
+        >
+          {(list) => (
+            <DataTable
+              items={list()}
+              columns={["Name", "Platform", "Region", "Status", "Sessions", "Version", "Heartbeat"]}
+              actions
+              testId="bridges-table"
+            >
+              {(b) => (
+                <tr data-testid="bridge-row" data-name={b.name}>
+                  <td>{b.name}</td>
+                  <td>{b.platform}</td>
+                  <td>{b.region}</td>
+                  <td>
+                    <span class="badge-group">
+                      <span class={b.status === "online" ? "badge badge-active" : "badge"}>{b.status}</span>
+                      <Show when={b.draining}>
+                        <span class="badge badge-status-paused">drained</span>
+                      </Show>
+                    </span>
+                  </td>
+                  <td class="nowrap">
+                    {b.activeSessions} / {b.capacity}
+                  </td>
+                  <td>{b.version ?? "—"}</td>
+                  <td class="nowrap">{heartbeatAge(b.heartbeatAgeSeconds)}</td>
+                  <td class="cell-actions">
+                    <button
+                      type="button"
+                      class="button button-small"
+                      disabled={busy() === b.id}
+                      aria-label={`${b.draining ? "Undrain" : "Drain"} ${b.name}`}
+                      onClick={() => void drain(b)}
+                    >
+                      {b.draining ? "Undrain" : "Drain"}
+                    </button>
+                    <ConfirmButton
+                      size="small"
+                      label="Rotate token"
+                      ariaLabel={`Rotate the token of ${b.name}`}
+                      confirmLabel="Yes, rotate"
+                      disabled={busy() === b.id}
+                      onConfirm={() => rotate(b)}
+                    />
+                    <ConfirmButton
+                      size="small"
+                      label="Deregister"
+                      ariaLabel={`Deregister ${b.name}`}
+                      confirmLabel={`Yes, deregister ${b.name}`}
+                      disabled={busy() === b.id}
+                      onConfirm={() => deregister(b)}
+                    />
+                  </td>
+                </tr>
+              )}
+            </DataTable>
+          )}
+        </LoadState>
       </section>
     </>
   );

@@ -1,9 +1,11 @@
 /** /admin/desktop-sessions: every user's desktops, filtered by bridge, platform, user and state; stop any. */
-import { createResource, createSignal, For, Match, Show, Switch } from "solid-js";
+import { createResource, createSignal, For, Show } from "solid-js";
 import { listAllSessions, listBridges, stopAnySession } from "../api/admin-desktops-api.ts";
 import { type AdminDesktopSession, type AdminSessionQuery, type DesktopState, PLATFORMS, type Platform } from "../api/desktop-types.ts";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
+import { DataTable } from "../components/DataTable.tsx";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { LoadState } from "../components/LoadState.tsx";
 import { STATE_LABELS, stateBadgeClass } from "../lib/desktop-labels.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { usePageTitle } from "../lib/page-title.ts";
@@ -87,103 +89,81 @@ export function AdminDesktopSessionsPage() {
         </button>
       </form>
       <ErrorAlert error={error()} />
-      <Switch>
-        <Match when={page.error}>
-          <ErrorAlert error={page.error} title="Could not load the sessions." />
-          <button type="button" class="button" onClick={() => void refetch()}>
-            Try again
-          </button>
-        </Match>
-        <Match when={!result()}>
-          <p class="muted" role="status">
-            Loading sessions…
-          </p>
-        </Match>
-        <Match when={result()?.sessions.length === 0}>
-          <p class="empty">No sessions match.</p>
-        </Match>
-        <Match when={result()}>
-          {(p) => (
-            <>
-              <div class="table-wrap">
-                <table class="table" data-testid="admin-sessions">
-                  <thead>
-                    <tr>
-                      <th scope="col">User</th>
-                      <th scope="col">Template</th>
-                      <th scope="col">State</th>
-                      <th scope="col">Bridge</th>
-                      <th scope="col">Platform</th>
-                      <th scope="col">Started</th>
-                      <th scope="col">
-                        <span class="visually-hidden">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={p().sessions}>
-                      {(s) => (
-                        <tr data-testid="admin-session" data-state={s.state}>
-                          <td>
-                            <button
-                              type="button"
-                              class="button-link"
-                              title="Show only this user's sessions"
-                              onClick={() => setQuery({ limit: PAGE_SIZE, offset: 0, userId: s.userId })}
-                            >
-                              @{s.username}
-                            </button>
-                          </td>
-                          <td>{s.templateName}</td>
-                          <td>
-                            <span class={stateBadgeClass(s.state)}>{STATE_LABELS[s.state]}</span>
-                          </td>
-                          <td>{bridgeName(s.bridgeId)}</td>
-                          <td>{s.platform ?? "—"}</td>
-                          <td>{formatDateTime(s.createdAt)}</td>
-                          <td class="cell-actions">
-                            <Show when={s.state !== "stopped" && s.state !== "failed" && s.state !== "stopping"}>
-                              <ConfirmButton
-                                size="small"
-                                label="Stop"
-                                ariaLabel={`Stop @${s.username}'s ${s.templateName}`}
-                                confirmLabel="Yes, stop it"
-                                disabled={busy() === s.id}
-                                onConfirm={() => stop(s)}
-                              />
-                            </Show>
-                          </td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-              <div class="pager">
-                <span class="muted">
-                  {offset() + 1}–{offset() + p().sessions.length} of {p().total}
-                </span>
-                <button
-                  type="button"
-                  class="button"
-                  disabled={offset() === 0}
-                  onClick={() => setQuery((q) => ({ ...q, offset: Math.max(0, offset() - PAGE_SIZE) }))}
-                >
-                  Previous
-                </button>
-                <button
-                  type="button"
-                  class="button"
-                  disabled={offset() + p().sessions.length >= p().total}
-                  onClick={() => setQuery((q) => ({ ...q, offset: offset() + PAGE_SIZE }))}
-                >
-                  Next
-                </button>
-              </div>
-            </>
-          )}
-        </Match>
-      </Switch>
+      <LoadState
+        error={page.error}
+        value={result()}
+        isEmpty={(p) => p.sessions.length === 0}
+        errorTitle="Could not load the sessions."
+        loadingText="Loading sessions…"
+        emptyText="No sessions match."
+        onRetry={refetch}
+      >
+        {(p) => (
+          <>
+            <DataTable
+              items={p().sessions}
+              columns={["User", "Template", "State", "Bridge", "Platform", "Started"]}
+              actions
+              testId="admin-sessions"
+            >
+              {(s) => (
+                <tr data-testid="admin-session" data-state={s.state}>
+                  <td>
+                    <button
+                      type="button"
+                      class="button-link"
+                      title="Show only this user's sessions"
+                      onClick={() => setQuery({ limit: PAGE_SIZE, offset: 0, userId: s.userId })}
+                    >
+                      @{s.username}
+                    </button>
+                  </td>
+                  <td>{s.templateName}</td>
+                  <td>
+                    <span class={stateBadgeClass(s.state)}>{STATE_LABELS[s.state]}</span>
+                  </td>
+                  <td>{bridgeName(s.bridgeId)}</td>
+                  <td>{s.platform ?? "—"}</td>
+                  <td>{formatDateTime(s.createdAt)}</td>
+                  <td class="cell-actions">
+                    <Show when={s.state !== "stopped" && s.state !== "failed" && s.state !== "stopping"}>
+                      <ConfirmButton
+                        size="small"
+                        label="Stop"
+                        ariaLabel={`Stop @${s.username}'s ${s.templateName}`}
+                        confirmLabel="Yes, stop it"
+                        disabled={busy() === s.id}
+                        onConfirm={() => stop(s)}
+                      />
+                    </Show>
+                  </td>
+                </tr>
+              )}
+            </DataTable>
+            <div class="pager">
+              <span class="muted">
+                {offset() + 1}–{offset() + p().sessions.length} of {p().total}
+              </span>
+              <button
+                type="button"
+                class="button"
+                disabled={offset() === 0}
+                onClick={() => setQuery((q) => ({ ...q, offset: Math.max(0, offset() - PAGE_SIZE) }))}
+              >
+                Previous
+              </button>
+              <button
+                type="button"
+                class="button"
+                disabled={offset() + p().sessions.length >= p().total}
+                onClick={() => setQuery((q) => ({ ...q, offset: offset() + PAGE_SIZE }))}
+              >
+                Next
+              </button>
+            </div>
+          </>
+        )}
+      </LoadState>
     </section>
   );
 }

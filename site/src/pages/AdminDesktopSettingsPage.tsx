@@ -1,7 +1,8 @@
 /** /admin/desktop-settings: the deployment's desktop quotas and idle timeout. */
 import { createResource, createSignal, Show } from "solid-js";
 import { getDesktopSettings, saveDesktopSettings } from "../api/admin-desktops-api.ts";
-import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { ActionFeedback } from "../components/ActionFeedback.tsx";
+import { LoadError } from "../components/LoadError.tsx";
 import { usePageTitle } from "../lib/page-title.ts";
 
 export function AdminDesktopSettingsPage() {
@@ -37,12 +38,7 @@ export function AdminDesktopSettingsPage() {
   return (
     <section class="card" aria-labelledby="quotas-heading">
       <h2 id="quotas-heading">Quotas and idle timeout</h2>
-      <Show when={settings.error}>
-        <ErrorAlert error={settings.error} title="Could not load the settings." />
-        <button type="button" class="button" onClick={() => void refetch()}>
-          Try again
-        </button>
-      </Show>
+      <LoadError error={settings.error} title="Could not load the settings." onRetry={refetch} />
       <Show when={settings.latest}>
         {(s) => (
           <form class="form" aria-label="Desktop quotas" onSubmit={onSubmit}>
@@ -61,12 +57,7 @@ export function AdminDesktopSettingsPage() {
               <input name="idleTimeoutMinutes" type="number" min="0" max="10080" step="1" required value={s().idleTimeoutMinutes} />
               <span class="field-hint">Hibernate (or stop) a desktop without input this long; 0 never does.</span>
             </label>
-            <ErrorAlert error={error()} />
-            <Show when={notice()}>
-              <p class="alert alert-success" role="status">
-                {notice()}
-              </p>
-            </Show>
+            <ActionFeedback error={error()} notice={notice()} />
             <div class="form-actions">
               <button type="submit" class="button button-primary" disabled={busy()}>
                 Save quotas

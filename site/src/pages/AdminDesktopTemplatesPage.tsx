@@ -3,11 +3,13 @@
  * template or edits the chosen one; the list enables, disables and deletes. A VM template names
  * an uploaded image (only ready ones are offered).
  */
-import { createResource, createSignal, For, Match, Show, Switch } from "solid-js";
+import { createResource, createSignal, For, Show } from "solid-js";
 import { createTemplate, deleteTemplate, listImages, listTemplates, updateTemplate } from "../api/admin-desktops-api.ts";
 import { type DesktopTemplate, type DesktopTemplateInput, TEMPLATE_KINDS, type TemplateKind } from "../api/desktop-types.ts";
+import { ActionFeedback } from "../components/ActionFeedback.tsx";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
-import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { DataTable } from "../components/DataTable.tsx";
+import { LoadState } from "../components/LoadState.tsx";
 import { usePageTitle } from "../lib/page-title.ts";
 
 /** `KEY=value` lines ⇄ an environment record. */
@@ -173,12 +175,7 @@ export function AdminDesktopTemplatesPage() {
           <label class="check">
             <input name="enabled" type="checkbox" checked={value("enabled", true)} /> Enabled (users can start it)
           </label>
-          <ErrorAlert error={error()} />
-          <Show when={notice()}>
-            <p class="alert alert-success" role="status">
-              {notice()}
-            </p>
-          </Show>
+          <ActionFeedback error={error()} notice={notice()} />
           <div class="form-actions">
             <button type="submit" class="button button-primary" disabled={busy()}>
               {editing() ? "Save template" : "Create template"}
@@ -194,83 +191,54 @@ export function AdminDesktopTemplatesPage() {
 
       <section class="card" aria-labelledby="templates-list-heading">
         <h2 id="templates-list-heading">Templates</h2>
-        <Switch>
-          <Match when={templates.error}>
-            <ErrorAlert error={templates.error} title="Could not load the templates." />
-            <button type="button" class="button" onClick={() => void refetch()}>
-              Try again
-            </button>
-          </Match>
-          <Match when={!templates.latest}>
-            <p class="muted" role="status">
-              Loading templates…
-            </p>
-          </Match>
-          <Match when={templates.latest?.length === 0}>
-            <p class="empty">No templates yet.</p>
-          </Match>
-          <Match when={templates.latest}>
-            {(list) => (
-              <div class="table-wrap">
-                <table class="table" data-testid="templates-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Kind</th>
-                      <th scope="col">Image</th>
-                      <th scope="col">Resources</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">
-                        <span class="visually-hidden">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={list()}>
-                      {(t) => (
-                        <tr data-testid="template-row" data-name={t.name}>
-                          <td>{t.name}</td>
-                          <td>{t.kind}</td>
-                          <td class="cell-wrap">
-                            <code>{t.image}</code>
-                          </td>
-                          <td class="nowrap">
-                            {t.cpu} CPU · {t.memoryMb} MB{t.runtimeClass ? ` · ${t.runtimeClass}` : ""}
-                          </td>
-                          <td>
-                            <span class={t.enabled ? "badge badge-active" : "badge badge-inactive"}>
-                              {t.enabled ? "enabled" : "disabled"}
-                            </span>
-                          </td>
-                          <td class="cell-actions">
-                            <button type="button" class="button button-small" onClick={() => startEdit(t)} aria-label={`Edit ${t.name}`}>
-                              Edit
-                            </button>
-                            <button
-                              type="button"
-                              class="button button-small"
-                              onClick={() => void toggle(t)}
-                              aria-label={`${t.enabled ? "Disable" : "Enable"} ${t.name}`}
-                            >
-                              {t.enabled ? "Disable" : "Enable"}
-                            </button>
-                            <ConfirmButton
-                              size="small"
-                              label="Delete"
-                              ariaLabel={`Delete ${t.name}`}
-                              confirmLabel={`Yes, delete ${t.name}`}
-                              onConfirm={() => remove(t)}
-                            />
-                          </td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-            )}
-          </Match>
-        </Switch>
+        <LoadState
+          error={templates.error}
+          value={templates.latest}
+          errorTitle="Could not load the templates."
+          loadingText="Loading templates…"
+          emptyText="No templates yet."
+          onRetry={refetch}
+        >
+          {(list) => (
+            <DataTable items={list()} columns={["Name", "Kind", "Image", "Resources", "Status"]} actions testId="templates-table">
+              {(t) => (
+                <tr data-testid="template-row" data-name={t.name}>
+                  <td>{t.name}</td>
+                  <td>{t.kind}</td>
+                  <td class="cell-wrap">
+                    <code>{t.image}</code>
+                  </td>
+                  <td class="nowrap">
+                    {t.cpu} CPU · {t.memoryMb} MB{t.runtimeClass ? ` · ${t.runtimeClass}` : ""}
+                  </td>
+                  <td>
+                    <span class={t.enabled ? "badge badge-active" : "badge badge-inactive"}>{t.enabled ? "enabled" : "disabled"}</span>
+                  </td>
+                  <td class="cell-actions">
+                    <button type="button" class="button button-small" onClick={() => startEdit(t)} aria-label={`Edit ${t.name}`}>
+                      Edit
+                    </button>
+                    <button
+                      type="button"
+                      class="button button-small"
+                      onClick={() => void toggle(t)}
+                      aria-label={`${t.enabled ? "Disable" : "Enable"} ${t.name}`}
+                    >
+                      {t.enabled ? "Disable" : "Enable"}
+                    </button>
+                    <ConfirmButton
+                      size="small"
+                      label="Delete"
+                      ariaLabel={`Delete ${t.name}`}
+                      confirmLabel={`Yes, delete ${t.name}`}
+                      onConfirm={() => remove(t)}
+                    />
+                  </td>
+                </tr>
+              )}
+            </DataTable>
+          )}
+        </LoadState>
       </section>
     </>
   );

@@ -4,12 +4,14 @@
  * from its stored parts when the same file is chosen again. Delete aborts an upload or removes
  * an image (not while a template uses it).
  */
-import { createResource, createSignal, For, Match, Show, Switch } from "solid-js";
+import { createResource, createSignal, Show } from "solid-js";
 import { deleteImage, listImages } from "../api/admin-desktops-api.ts";
 import type { VmImage } from "../api/desktop-types.ts";
 import { uploadImage } from "../api/image-upload.ts";
+import { ActionFeedback } from "../components/ActionFeedback.tsx";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
-import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { DataTable } from "../components/DataTable.tsx";
+import { LoadState } from "../components/LoadState.tsx";
 import { formatDateTime } from "../lib/format.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 
@@ -145,89 +147,57 @@ export function AdminImagesPage() {
             </div>
           )}
         </Show>
-        <ErrorAlert error={error()} />
-        <Show when={notice()}>
-          <p class="alert alert-success" role="status">
-            {notice()}
-          </p>
-        </Show>
+        <ActionFeedback error={error()} notice={notice()} />
       </section>
 
       <section class="card" aria-labelledby="images-heading">
         <h2 id="images-heading">Images</h2>
-        <Switch>
-          <Match when={images.error && !images.latest}>
-            <ErrorAlert error={images.error} title="Could not load the images." />
-          </Match>
-          <Match when={!images.latest}>
-            <p class="muted" role="status">
-              Loading images…
-            </p>
-          </Match>
-          <Match when={images.latest?.length === 0}>
-            <p class="empty">No images yet.</p>
-          </Match>
-          <Match when={images.latest}>
-            {(list) => (
-              <div class="table-wrap">
-                <table class="table" data-testid="images-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">File</th>
-                      <th scope="col">Size</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Uploaded</th>
-                      <th scope="col">
-                        <span class="visually-hidden">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={list()}>
-                      {(image) => (
-                        <tr data-testid="image-row" data-name={image.name} data-status={image.status}>
-                          <td>{image.name}</td>
-                          <td>
-                            <code>{image.filename}</code>
-                          </td>
-                          <td class="nowrap">{image.status === "ready" ? formatBytes(image.sizeBytes) : "—"}</td>
-                          <td>
-                            <span class={image.status === "ready" ? "badge badge-active" : "badge badge-status-paused"}>
-                              {image.status}
-                            </span>
-                          </td>
-                          <td>{formatDateTime(image.completedAt ?? image.createdAt)}</td>
-                          <td class="cell-actions">
-                            <Show when={image.status === "uploading" && !uploading()}>
-                              <label class="button button-small">
-                                Resume…
-                                <input
-                                  type="file"
-                                  class="visually-hidden"
-                                  aria-label={`Resume uploading ${image.name}`}
-                                  onChange={(e) => onResume(image, e.currentTarget)}
-                                />
-                              </label>
-                            </Show>
-                            <ConfirmButton
-                              size="small"
-                              label="Delete"
-                              ariaLabel={`Delete ${image.name}`}
-                              confirmLabel={`Yes, delete ${image.name}`}
-                              disabled={uploading()}
-                              onConfirm={() => remove(image)}
-                            />
-                          </td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-            )}
-          </Match>
-        </Switch>
+        <LoadState
+          error={images.error}
+          value={images.latest}
+          errorTitle="Could not load the images."
+          loadingText="Loading images…"
+          emptyText="No images yet."
+        >
+          {(list) => (
+            <DataTable items={list()} columns={["Name", "File", "Size", "Status", "Uploaded"]} actions testId="images-table">
+              {(image) => (
+                <tr data-testid="image-row" data-name={image.name} data-status={image.status}>
+                  <td>{image.name}</td>
+                  <td>
+                    <code>{image.filename}</code>
+                  </td>
+                  <td class="nowrap">{image.status === "ready" ? formatBytes(image.sizeBytes) : "—"}</td>
+                  <td>
+                    <span class={image.status === "ready" ? "badge badge-active" : "badge badge-status-paused"}>{image.status}</span>
+                  </td>
+                  <td>{formatDateTime(image.completedAt ?? image.createdAt)}</td>
+                  <td class="cell-actions">
+                    <Show when={image.status === "uploading" && !uploading()}>
+                      <label class="button button-small">
+                        Resume…
+                        <input
+                          type="file"
+                          class="visually-hidden"
+                          aria-label={`Resume uploading ${image.name}`}
+                          onChange={(e) => onResume(image, e.currentTarget)}
+                        />
+                      </label>
+                    </Show>
+                    <ConfirmButton
+                      size="small"
+                      label="Delete"
+                      ariaLabel={`Delete ${image.name}`}
+                      confirmLabel={`Yes, delete ${image.name}`}
+                      disabled={uploading()}
+                      onConfirm={() => remove(image)}
+                    />
+                  </td>
+                </tr>
+              )}
+            </DataTable>
+          )}
+        </LoadState>
       </section>
     </>
   );

@@ -3,11 +3,13 @@
  * keeps at least one active administrator (LAST_ADMIN) and ends the sessions of a user it
  * changes, so the change applies at once.
  */
-import { createResource, createSignal, For, Match, Show, Switch } from "solid-js";
+import { createResource, createSignal, Show } from "solid-js";
 import { listUsers, updateUser } from "../api/admin-api.ts";
 import type { User, UserListQuery, UserStatusFilter, UserUpdate } from "../api/types.ts";
+import { ActionFeedback } from "../components/ActionFeedback.tsx";
 import { Avatar } from "../components/Avatar.tsx";
-import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { DataTable } from "../components/DataTable.tsx";
+import { LoadState } from "../components/LoadState.tsx";
 import { formatDateTime } from "../lib/format.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 import { currentUser, updateCurrentUser } from "../session/session.ts";
@@ -73,135 +75,98 @@ export function AdminUsersPage() {
           Apply
         </button>
       </form>
-      <ErrorAlert error={error()} />
-      <Show when={notice()}>
-        <p class="alert alert-success" role="status">
-          {notice()}
-        </p>
-      </Show>
-      <Switch>
-        <Match when={page.error}>
-          <ErrorAlert error={page.error} title="Could not load users." />
-          <button type="button" class="button" onClick={() => void refetch()}>
-            Try again
-          </button>
-        </Match>
-        <Match when={!pageValue()}>
-          <p class="muted" role="status">
-            Loading users…
-          </p>
-        </Match>
-        <Match when={pageValue()?.users.length === 0}>
-          <p class="empty">No users match.</p>
-        </Match>
-        <Match when={pageValue()}>
-          {(p) => (
-            <>
-              <div class="table-wrap">
-                <table class="table" data-testid="users-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">User</th>
-                      <th scope="col">Email</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Last sign-in</th>
-                      <th scope="col">Created</th>
-                      <th scope="col">
-                        <span class="visually-hidden">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    <For each={p().users}>
-                      {(user) => (
-                        <tr data-testid="user-row" data-username={user.username}>
-                          <td>
-                            <span class="person">
-                              <Avatar id={user.id} name={user.displayName || user.username} size="small" />
-                              <span>
-                                {user.displayName} <span class="muted">@{user.username}</span>
-                                <Show when={user.id === currentUser()?.id}>
-                                  {" "}
-                                  <span class="badge badge-you">you</span>
-                                </Show>
-                              </span>
-                            </span>
-                          </td>
-                          <td>{user.email}</td>
-                          <td>
-                            <span class="badge-group">
-                              <span class={user.isActive ? "badge badge-active" : "badge badge-inactive"}>
-                                {user.isActive ? "active" : "deactivated"}
-                              </span>
-                              <Show when={user.isAdmin}>
-                                <span class="badge badge-admin">admin</span>
-                              </Show>
-                              <Show when={user.mustChangePassword}>
-                                <span class="badge">must change password</span>
-                              </Show>
-                            </span>
-                          </td>
-                          <td>{formatDateTime(user.lastLoginAt)}</td>
-                          <td>{formatDateTime(user.createdAt)}</td>
-                          <td class="cell-actions">
-                            <button
-                              type="button"
-                              class="button button-small"
-                              disabled={busyId() === user.id}
-                              aria-label={`${user.isActive ? "Deactivate" : "Reactivate"} ${user.username}`}
-                              onClick={() =>
-                                change(user, { isActive: !user.isActive }, user.isActive ? "was deactivated" : "was reactivated")
-                              }
-                            >
-                              {user.isActive ? "Deactivate" : "Reactivate"}
-                            </button>
-                            <button
-                              type="button"
-                              class="button button-small"
-                              disabled={busyId() === user.id}
-                              aria-label={`${user.isAdmin ? "Revoke admin from" : "Make admin:"} ${user.username}`}
-                              onClick={() =>
-                                change(
-                                  user,
-                                  { isAdmin: !user.isAdmin },
-                                  user.isAdmin ? "is no longer an administrator" : "is now an administrator",
-                                )
-                              }
-                            >
-                              {user.isAdmin ? "Revoke admin" : "Make admin"}
-                            </button>
-                          </td>
-                        </tr>
-                      )}
-                    </For>
-                  </tbody>
-                </table>
-              </div>
-              <div class="pager">
-                <span class="muted">
-                  {from()}–{to()} of {p().total}
-                </span>
-                <button
-                  type="button"
-                  class="button"
-                  disabled={query().offset === 0}
-                  onClick={() => setQuery((q) => ({ ...q, offset: Math.max(0, q.offset - PAGE_SIZE) }))}
-                >
-                  Previous
-                </button>
-                <button
-                  type="button"
-                  class="button"
-                  disabled={to() >= p().total}
-                  onClick={() => setQuery((q) => ({ ...q, offset: q.offset + PAGE_SIZE }))}
-                >
-                  Next
-                </button>
-              </div>
-            </>
-          )}
-        </Match>
-      </Switch>
+      <ActionFeedback error={error()} notice={notice()} />
+      <LoadState
+        error={page.error}
+        value={pageValue()}
+        isEmpty={(p) => p.users.length === 0}
+        errorTitle="Could not load users."
+        loadingText="Loading users…"
+        emptyText="No users match."
+        onRetry={refetch}
+      >
+        {(p) => (
+          <>
+            <DataTable items={p().users} columns={["User", "Email", "Status", "Last sign-in", "Created"]} actions testId="users-table">
+              {(user) => (
+                <tr data-testid="user-row" data-username={user.username}>
+                  <td>
+                    <span class="person">
+                      <Avatar id={user.id} name={user.displayName || user.username} size="small" />
+                      <span>
+                        {user.displayName} <span class="muted">@{user.username}</span>
+                        <Show when={user.id === currentUser()?.id}>
+                          {" "}
+                          <span class="badge badge-you">you</span>
+                        </Show>
+                      </span>
+                    </span>
+                  </td>
+                  <td>{user.email}</td>
+                  <td>
+                    <span class="badge-group">
+                      <span class={user.isActive ? "badge badge-active" : "badge badge-inactive"}>
+                        {user.isActive ? "active" : "deactivated"}
+                      </span>
+                      <Show when={user.isAdmin}>
+                        <span class="badge badge-admin">admin</span>
+                      </Show>
+                      <Show when={user.mustChangePassword}>
+                        <span class="badge">must change password</span>
+                      </Show>
+                    </span>
+                  </td>
+                  <td>{formatDateTime(user.lastLoginAt)}</td>
+                  <td>{formatDateTime(user.createdAt)}</td>
+                  <td class="cell-actions">
+                    <button
+                      type="button"
+                      class="button button-small"
+                      disabled={busyId() === user.id}
+                      aria-label={`${user.isActive ? "Deactivate" : "Reactivate"} ${user.username}`}
+                      onClick={() => change(user, { isActive: !user.isActive }, user.isActive ? "was deactivated" : "was reactivated")}
+                    >
+                      {user.isActive ? "Deactivate" : "Reactivate"}
+                    </button>
+                    <button
+                      type="button"
+                      class="button button-small"
+                      disabled={busyId() === user.id}
+                      aria-label={`${user.isAdmin ? "Revoke admin from" : "Make admin:"} ${user.username}`}
+                      onClick={() =>
+                        change(user, { isAdmin: !user.isAdmin }, user.isAdmin ? "is no longer an administrator" : "is now an administrator")
+                      }
+                    >
+                      {user.isAdmin ? "Revoke admin" : "Make admin"}
+                    </button>
+                  </td>
+                </tr>
+              )}
+            </DataTable>
+            <div class="pager">
+              <span class="muted">
+                {from()}–{to()} of {p().total}
+              </span>
+              <button
+                type="button"
+                class="button"
+                disabled={query().offset === 0}
+                onClick={() => setQuery((q) => ({ ...q, offset: Math.max(0, q.offset - PAGE_SIZE) }))}
+              >
+                Previous
+              </button>
+              <button
+                type="button"
+                class="button"
+                disabled={to() >= p().total}
+                onClick={() => setQuery((q) => ({ ...q, offset: q.offset + PAGE_SIZE }))}
+              >
+                Next
+              </button>
+            </div>
+          </>
+        )}
+      </LoadState>
     </section>
   );
 }

@@ -4,11 +4,12 @@
  * visible, with stop / hibernate / wake / delete. Refusals (quota, capacity) are shown in words.
  */
 import { A, useNavigate } from "@solidjs/router";
-import { createResource, createSignal, For, Match, Show, Switch } from "solid-js";
+import { createResource, createSignal, For, Show } from "solid-js";
 import { PLATFORMS, type DesktopSession, type DesktopTemplateSummary, type Platform } from "../api/desktop-types.ts";
 import { actOnDesktop, type DesktopAction, deleteDesktop, listDesktops, listDesktopTemplates, startDesktop } from "../api/desktops-api.ts";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
-import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { DataTable } from "../components/DataTable.tsx";
+import { LoadState } from "../components/LoadState.tsx";
 import { describeDesktopError, STATE_LABELS, stateBadgeClass } from "../lib/desktop-labels.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { usePageTitle } from "../lib/page-title.ts";
@@ -73,31 +74,22 @@ export function DesktopsPage() {
             {startError()}
           </p>
         </Show>
-        <Switch>
-          <Match when={templates.error}>
-            <ErrorAlert error={templates.error} title="Could not load the templates." />
-            <button type="button" class="button" onClick={() => void refetchTemplates()}>
-              Try again
-            </button>
-          </Match>
-          <Match when={!templates()}>
-            <p class="muted" role="status">
-              Loading templates…
-            </p>
-          </Match>
-          <Match when={templates()?.length === 0}>
-            <p class="empty">No desktop templates are available yet. An administrator adds them.</p>
-          </Match>
-          <Match when={templates()}>
-            {(list) => (
-              <ul class="template-gallery" data-testid="template-gallery">
-                <For each={list()}>
-                  {(t) => <TemplateCard template={t} busy={busy() === t.id} onStart={(p, r) => void onStart(t, p, r)} />}
-                </For>
-              </ul>
-            )}
-          </Match>
-        </Switch>
+        <LoadState
+          error={templates.error}
+          value={templates()}
+          errorTitle="Could not load the templates."
+          loadingText="Loading templates…"
+          emptyText="No desktop templates are available yet. An administrator adds them."
+          onRetry={refetchTemplates}
+        >
+          {(list) => (
+            <ul class="template-gallery" data-testid="template-gallery">
+              <For each={list()}>
+                {(t) => <TemplateCard template={t} busy={busy() === t.id} onStart={(p, r) => void onStart(t, p, r)} />}
+              </For>
+            </ul>
+          )}
+        </LoadState>
       </section>
 
       <section class="card" aria-labelledby="sessions-heading">
@@ -107,62 +99,41 @@ export function DesktopsPage() {
             {actionError()}
           </p>
         </Show>
-        <Switch>
-          <Match when={sessions.error() !== undefined && !sessions.loaded()}>
-            <ErrorAlert error={sessions.error()} title="Could not load your desktops." />
-          </Match>
-          <Match when={!sessions.loaded()}>
-            <p class="muted" role="status">
-              Loading your desktops…
-            </p>
-          </Match>
-          <Match when={sessions.items.length === 0}>
-            <p class="empty">You have no desktops yet.</p>
-          </Match>
-          <Match when={sessions.loaded()}>
-            <div class="table-wrap">
-              <table class="table" data-testid="desktop-sessions">
-                <thead>
-                  <tr>
-                    <th scope="col">Desktop</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Platform</th>
-                    <th scope="col">Started</th>
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={sessions.items}>
-                    {(s) => (
-                      <tr data-testid="desktop-session" data-state={s.state}>
-                        <td>
-                          <Show when={s.state !== "stopped" && s.state !== "failed"} fallback={s.templateName}>
-                            <A href={`/desktops/${s.id}`}>{s.templateName}</A>
-                          </Show>
-                        </td>
-                        <td>
-                          <span class={stateBadgeClass(s.state)} data-testid="desktop-state">
-                            {STATE_LABELS[s.state]}
-                          </span>
-                          <Show when={s.stateDetail}>
-                            <div class="muted small">{s.stateDetail}</div>
-                          </Show>
-                        </td>
-                        <td>{s.platform ?? "—"}</td>
-                        <td>{formatDateTime(s.createdAt)}</td>
-                        <td class="cell-actions">
-                          <SessionActions session={s} busy={busy() === s.id} onAction={(a) => void onAction(s, a)} />
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
-            </div>
-          </Match>
-        </Switch>
+        {/* A failed poll after the first answer keeps the last list on screen. */}
+        <LoadState
+          error={sessions.loaded() ? undefined : sessions.error()}
+          value={sessions.loaded() ? sessions.items : undefined}
+          errorTitle="Could not load your desktops."
+          loadingText="Loading your desktops…"
+          emptyText="You have no desktops yet."
+        >
+          {(list) => (
+            <DataTable items={list()} columns={["Desktop", "State", "Platform", "Started"]} actions testId="desktop-sessions">
+              {(s) => (
+                <tr data-testid="desktop-session" data-state={s.state}>
+                  <td>
+                    <Show when={s.state !== "stopped" && s.state !== "failed"} fallback={s.templateName}>
+                      <A href={`/desktops/${s.id}`}>{s.templateName}</A>
+                    </Show>
+                  </td>
+                  <td>
+                    <span class={stateBadgeClass(s.state)} data-testid="desktop-state">
+                      {STATE_LABELS[s.state]}
+                    </span>
+                    <Show when={s.stateDetail}>
+                      <div class="muted small">{s.stateDetail}</div>
+                    </Show>
+                  </td>
+                  <td>{s.platform ?? "—"}</td>
+                  <td>{formatDateTime(s.createdAt)}</td>
+                  <td class="cell-actions">
+                    <SessionActions session={s} busy={busy() === s.id} onAction={(a) => void onAction(s, a)} />
+                  </td>
+                </tr>
+              )}
+            </DataTable>
+          )}
+        </LoadState>
       </section>
     </div>
   );

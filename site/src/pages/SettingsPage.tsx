@@ -2,10 +2,12 @@
  * The caller's own settings: their Anthropic API key (stored encrypted, never shown again, only
  * its last characters) and what their meetings have cost so far.
  */
-import { createResource, createSignal, createUniqueId, For, Match, Show, Switch } from "solid-js";
+import { createResource, createSignal, createUniqueId, Show } from "solid-js";
 import { getUsage, listApiKeys, removeApiKey, saveApiKey } from "../api/account-api.ts";
+import { ActionFeedback } from "../components/ActionFeedback.tsx";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
-import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { DataTable } from "../components/DataTable.tsx";
+import { LoadState } from "../components/LoadState.tsx";
 import { formatCount, formatDateTime, formatUsd } from "../lib/format.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 
@@ -63,50 +65,37 @@ function ApiKeySection() {
   return (
     <section class="card" aria-labelledby="api-key-heading" data-testid="api-key-settings">
       <h2 id="api-key-heading">Your API key</h2>
-      <Switch>
-        <Match when={keys.error}>
-          <ErrorAlert error={keys.error} title="Could not load your API keys." />
-          <button type="button" class="button" onClick={() => void refetch()}>
-            Try again
-          </button>
-        </Match>
-        <Match when={!keys.latest}>
-          <p class="muted" role="status">
-            Loading…
-          </p>
-        </Match>
-        <Match when={keys.latest}>
-          {(list) => (
-            <>
-              <Show
-                when={anthropic()}
-                fallback={
+      <LoadState error={keys.error} value={keys.latest} errorTitle="Could not load your API keys." loadingText="Loading…" onRetry={refetch}>
+        {(list) => (
+          <>
+            <Show
+              when={anthropic()}
+              fallback={
+                <p data-testid="api-key-status">
+                  <span class="badge">not set</span> You have no Anthropic API key stored.
+                </p>
+              }
+            >
+              {(key) => (
+                <div class="key-status">
                   <p data-testid="api-key-status">
-                    <span class="badge">not set</span> You have no Anthropic API key stored.
+                    <span class="badge badge-active">set</span> Your key ending in <code>{key().hint}</code> is stored (updated{" "}
+                    {formatDateTime(key().updatedAt)}).
                   </p>
-                }
-              >
-                {(key) => (
-                  <div class="key-status">
-                    <p data-testid="api-key-status">
-                      <span class="badge badge-active">set</span> Your key ending in <code>{key().hint}</code> is stored (updated{" "}
-                      {formatDateTime(key().updatedAt)}).
-                    </p>
-                    <ConfirmButton label="Remove" ariaLabel="Remove API key" confirmLabel="Yes, remove my key" onConfirm={onRemove} />
-                  </div>
-                )}
-              </Show>
-              <p class="muted" id={hintId}>
-                Meetings you start call Claude with your key. Without one,{" "}
-                {list().deploymentKey
-                  ? "they use this deployment's own key."
-                  : "they would use the deployment's key, but none is configured here, so they run on the offline model: clearly labelled placeholder text, free."}{" "}
-                The key is stored encrypted and never shown again; only its last characters are.
-              </p>
-            </>
-          )}
-        </Match>
-      </Switch>
+                  <ConfirmButton label="Remove" ariaLabel="Remove API key" confirmLabel="Yes, remove my key" onConfirm={onRemove} />
+                </div>
+              )}
+            </Show>
+            <p class="muted" id={hintId}>
+              Meetings you start call Claude with your key. Without one,{" "}
+              {list().deploymentKey
+                ? "they use this deployment's own key."
+                : "they would use the deployment's key, but none is configured here, so they run on the offline model: clearly labelled placeholder text, free."}{" "}
+              The key is stored encrypted and never shown again; only its last characters are.
+            </p>
+          </>
+        )}
+      </LoadState>
       <form class="form form-inline" aria-label="Save API key" onSubmit={onSave}>
         <label class="field">
           <span class="field-label">Anthropic API key</span>
@@ -127,12 +116,7 @@ function ApiKeySection() {
           </button>
         </div>
       </form>
-      <ErrorAlert error={error()} />
-      <Show when={notice()}>
-        <p class="alert alert-success" role="status">
-          {notice()}
-        </p>
-      </Show>
+      <ActionFeedback error={error()} notice={notice()} />
     </section>
   );
 }
@@ -142,70 +126,43 @@ function UsageSection() {
   return (
     <section class="card" aria-labelledby="usage-heading" data-testid="usage">
       <h2 id="usage-heading">Your usage</h2>
-      <Switch>
-        <Match when={usage.error}>
-          <ErrorAlert error={usage.error} title="Could not load your usage." />
-          <button type="button" class="button" onClick={() => void refetch()}>
-            Try again
-          </button>
-        </Match>
-        <Match when={!usage.latest}>
-          <p class="muted" role="status">
-            Loading…
-          </p>
-        </Match>
-        <Match when={usage.latest}>
-          {(u) => (
-            <>
-              <dl class="usage-totals">
-                <div>
-                  <dt>Cost</dt>
-                  <dd data-testid="usage-cost">{formatUsd(u().costUsd)}</dd>
-                </div>
-                <div>
-                  <dt>Model calls</dt>
-                  <dd>{formatCount(u().calls)}</dd>
-                </div>
-                <div>
-                  <dt>Input tokens</dt>
-                  <dd>{formatCount(u().inputTokens)}</dd>
-                </div>
-                <div>
-                  <dt>Output tokens</dt>
-                  <dd>{formatCount(u().outputTokens)}</dd>
-                </div>
-              </dl>
-              <Show when={u().byModel.length > 0} fallback={<p class="empty">No model calls yet.</p>}>
-                <div class="table-wrap">
-                  <table class="table">
-                    <caption class="visually-hidden">Usage by model</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">Model</th>
-                        <th scope="col">Calls</th>
-                        <th scope="col">Cost</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      <For each={u().byModel}>
-                        {(row) => (
-                          <tr>
-                            <td>
-                              <code>{row.model}</code>
-                            </td>
-                            <td>{formatCount(row.calls)}</td>
-                            <td>{formatUsd(row.costUsd)}</td>
-                          </tr>
-                        )}
-                      </For>
-                    </tbody>
-                  </table>
-                </div>
-              </Show>
-            </>
-          )}
-        </Match>
-      </Switch>
+      <LoadState error={usage.error} value={usage.latest} errorTitle="Could not load your usage." loadingText="Loading…" onRetry={refetch}>
+        {(u) => (
+          <>
+            <dl class="usage-totals">
+              <div>
+                <dt>Cost</dt>
+                <dd data-testid="usage-cost">{formatUsd(u().costUsd)}</dd>
+              </div>
+              <div>
+                <dt>Model calls</dt>
+                <dd>{formatCount(u().calls)}</dd>
+              </div>
+              <div>
+                <dt>Input tokens</dt>
+                <dd>{formatCount(u().inputTokens)}</dd>
+              </div>
+              <div>
+                <dt>Output tokens</dt>
+                <dd>{formatCount(u().outputTokens)}</dd>
+              </div>
+            </dl>
+            <Show when={u().byModel.length > 0} fallback={<p class="empty">No model calls yet.</p>}>
+              <DataTable items={u().byModel} columns={["Model", "Calls", "Cost"]} caption="Usage by model">
+                {(row) => (
+                  <tr>
+                    <td>
+                      <code>{row.model}</code>
+                    </td>
+                    <td>{formatCount(row.calls)}</td>
+                    <td>{formatUsd(row.costUsd)}</td>
+                  </tr>
+                )}
+              </DataTable>
+            </Show>
+          </>
+        )}
+      </LoadState>
     </section>
   );
 }

@@ -4,7 +4,7 @@ import { createResource, Match, Show, Switch } from "solid-js";
 import { isApiError } from "../api/http.ts";
 import { getTeam, listAgents, listMembers } from "../api/teams-api.ts";
 import { AgentsSection } from "../components/AgentsSection.tsx";
-import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { LoadError } from "../components/LoadError.tsx";
 import { MeetingsSection } from "../components/MeetingsSection.tsx";
 import { MembersSection } from "../components/MembersSection.tsx";
 import { PresenceList } from "../components/PresenceList.tsx";
@@ -52,10 +52,7 @@ export function TeamPage() {
           </section>
         </Match>
         <Match when={team.error}>
-          <ErrorAlert error={team.error} title="Could not load the team." />
-          <button type="button" class="button" onClick={() => void refetchTeam()}>
-            Try again
-          </button>
+          <LoadError error={team.error} title="Could not load the team." onRetry={refetchTeam} />
         </Match>
         <Match when={!loadedTeam()}>
           <p class="muted" role="status">

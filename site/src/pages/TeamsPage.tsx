@@ -1,9 +1,10 @@
 /** The caller's teams, and a form to create one. */
 import { A } from "@solidjs/router";
-import { createResource, createSignal, For, Match, Show, Switch } from "solid-js";
+import { createResource, createSignal, For, Show } from "solid-js";
 import { createTeam, listTeams } from "../api/teams-api.ts";
 import type { Team } from "../api/types.ts";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { LoadState } from "../components/LoadState.tsx";
 import { RoleBadge } from "../components/RoleBadge.tsx";
 import { usePageTitle } from "../lib/page-title.ts";
 
@@ -38,43 +39,34 @@ export function TeamsPage() {
     <div class="page">
       <section aria-labelledby="teams-heading" class="card">
         <h1 id="teams-heading">Teams</h1>
-        <Switch>
-          <Match when={teams.error}>
-            <ErrorAlert error={teams.error} title="Could not load your teams." />
-            <button type="button" class="button" onClick={() => void refetch()}>
-              Try again
-            </button>
-          </Match>
-          <Match when={teams.loading && !teams.latest}>
-            <p class="muted" role="status">
-              Loading teams…
-            </p>
-          </Match>
-          <Match when={teams.latest?.length === 0}>
-            <p class="empty">You are not in any team yet. Create one below, or ask a team owner to add you.</p>
-          </Match>
-          <Match when={teams.latest}>
-            {(list) => (
-              <ul class="team-list" data-testid="team-list">
-                <For each={list()}>
-                  {(team) => (
-                    <li class="team-item">
-                      <div>
-                        <A href={`/teams/${team.id}`} class="team-link">
-                          {team.name}
-                        </A>
-                        <Show when={team.description}>
-                          <p class="muted team-description">{team.description}</p>
-                        </Show>
-                      </div>
-                      <RoleBadge role={team.role} />
-                    </li>
-                  )}
-                </For>
-              </ul>
-            )}
-          </Match>
-        </Switch>
+        <LoadState
+          error={teams.error}
+          value={teams.latest}
+          errorTitle="Could not load your teams."
+          loadingText="Loading teams…"
+          emptyText="You are not in any team yet. Create one below, or ask a team owner to add you."
+          onRetry={refetch}
+        >
+          {(list) => (
+            <ul class="team-list" data-testid="team-list">
+              <For each={list()}>
+                {(team) => (
+                  <li class="team-item">
+                    <div>
+                      <A href={`/teams/${team.id}`} class="team-link">
+                        {team.name}
+                      </A>
+                      <Show when={team.description}>
+                        <p class="muted team-description">{team.description}</p>
+                      </Show>
+                    </div>
+                    <RoleBadge role={team.role} />
+                  </li>
+                )}
+              </For>
+            </ul>
+          )}
+        </LoadState>
       </section>
 
       <section aria-labelledby="create-team" class="card">
