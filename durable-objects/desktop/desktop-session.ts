@@ -6,9 +6,8 @@
  * per-session data token; and hands the sockets to the relay (desktop-relay.ts). A viewer who
  * opens a hibernated desktop wakes it.
  */
-import type { Pool } from "@neondatabase/serverless";
 import { DurableObject } from "cloudflare:workers";
-import { createPool, type TxDb } from "../../worker/db/client.ts";
+import { getDb, withTransaction } from "../../worker/db/client.ts";
 import { sha256Hex, timingSafeEqual } from "../../worker/lib/bytes.ts";
 import { type ErrorCode, errorBody } from "../../worker/lib/errors.ts";
 import type { CommandNotice } from "../bridge/bridge-hub.ts";
@@ -54,7 +53,6 @@ export class DesktopSession extends DurableObject<Env> {
   readonly #serial = new SerialQueue();
   readonly #tickets: TicketStore;
   readonly #relay: DesktopRelay;
-  #pool: { db: TxDb; pool: Pool } | undefined;
   /** last real input of the controlling viewer (ms); persisted at most every INPUT_PERSIST_MS */
   #activity: number;
   #persistedActivity: number;
@@ -110,9 +108,13 @@ export class DesktopSession extends DurableObject<Env> {
     );
   }
 
+  /**
+   * Single statements go over Neon's HTTP endpoint: a desktop writes rarely (state changes, the
+   * last input every 30 s), and thousands of open desktops must not each hold Postgres
+   * connections. The one transaction (wake) takes a short-lived pool of its own.
+   */
   #db(): AnyDb {
-    this.#pool ??= createPool(this.env);
-    return this.#pool.db as unknown as AnyDb;
+    return getDb(this.env) as unknown as AnyDb;
   }
 
   #ok(): DesktopResult {
@@ -258,7 +260,7 @@ export class DesktopSession extends DurableObject<Env> {
     const t = transition(s.state, { type: "wake_requested" });
     if (!t.ok) return { ok: false, code: "INVALID_STATE", message: t.reason };
     // The capacity check and the `waking` row are one transaction, like placement.
-    const reserved = await this.#db().transaction((tx) => reserveWake(tx as unknown as AnyDb, meta.sessionId, meta.bridgeId));
+    const reserved = await withTransaction(this.env, (tx) => reserveWake(tx as unknown as AnyDb, meta.sessionId, meta.bridgeId));
     if (!reserved.ok) return { ok: false, code: reserved.code, message: reserved.message, details: reserved.details };
     const { pending, dataTokenHash } = await this.#newPending("wake_session");
     const result = await this.#apply(
