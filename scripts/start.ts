@@ -11,7 +11,7 @@
  * Flags: --watch (rebuild the site on change), --no-build (use the existing site/dist).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { generatePassword, hashPassword } from "../worker/lib/password.ts";
@@ -26,7 +26,7 @@ import {
 } from "./local/local-bridge.ts";
 import { startLocalDatabase } from "./local/local-db.ts";
 import { migrateDatabase } from "./local/migrate-db.ts";
-import { loadSecrets, saveSecrets } from "./local/secrets-file.ts";
+import { loadSecrets, saveSecrets, writeFileAtomic } from "./local/secrets-file.ts";
 
 const root = resolve(new URL("..", import.meta.url).pathname);
 const args = new Set(process.argv.slice(2));
@@ -168,12 +168,11 @@ async function main(): Promise<void> {
     ...(process.env.IDLE_MINUTE_MS && { IDLE_MINUTE_MS: process.env.IDLE_MINUTE_MS }),
   };
   const envFile = join(dataDir, "worker.env");
-  writeFileSync(
+  writeFileAtomic(
     envFile,
     `${Object.entries(vars)
       .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
       .join("\n")}\n`,
-    { mode: 0o600 },
   );
 
   const wrangler = spawn(

@@ -53,6 +53,8 @@ interface Viewer {
   queuedBytes: number;
   /** bytes sent to the viewer and not yet acknowledged (in memory: after an eviction it starts again at 0) */
   unacked: number;
+  /** restored after an eviction: its first ack may cover bytes this instance never counted */
+  restored: boolean;
 }
 
 export interface RelayHooks {
@@ -81,7 +83,7 @@ export class DesktopRelay {
     for (const ws of ctx.getWebSockets()) {
       if (ws.readyState !== WebSocket.OPEN) continue;
       const att = ws.deserializeAttachment() as Attachment | null;
-      if (att) this.#register(ws, att);
+      if (att) this.#register(ws, att, true);
     }
     const stored = ctx.storage.kv.get<string>(CONTROLLER_KEY) ?? null;
     this.#controller = stored && this.#viewers.has(stored) ? stored : null;
@@ -93,12 +95,13 @@ export class DesktopRelay {
     }
   }
 
-  #register(ws: WebSocket, att: Attachment): void {
+  /** `restored`: the socket outlived an earlier instance of this object (rebuilt from its attachment). */
+  #register(ws: WebSocket, att: Attachment, restored = false): void {
     this.#index.set(ws, att);
     switch (att.kind) {
       case "viewer": {
         const rfb = new RfbClientStream(att.rfb);
-        this.#viewers.set(att.connId, { ws, att, rfb, checkpoint: rfb.checkpointKey(), queued: [], queuedBytes: 0, unacked: 0 });
+        this.#viewers.set(att.connId, { ws, att, rfb, checkpoint: rfb.checkpointKey(), queued: [], queuedBytes: 0, unacked: 0, restored });
         break;
       }
       case "data":
@@ -114,7 +117,11 @@ export class DesktopRelay {
     let att = this.#index.get(ws);
     if (!att) {
       att = (ws.deserializeAttachment() as Attachment | null) ?? undefined;
-      if (att) this.#register(ws, att);
+      if (!att) return undefined;
+      // Only an open socket takes its place in the maps: one that was already closing when the
+      // object was re-created (the constructor skips those) must not displace its live successor.
+      if (ws.readyState === WebSocket.OPEN) this.#register(ws, att, true);
+      else this.#index.set(ws, att);
     }
     return att;
   }
@@ -134,7 +141,7 @@ export class DesktopRelay {
     if (!grant.viewOnly && !this.#controller) this.#setController(connId);
     else send(ws, this.#roleOf(att));
     if (state === "running") this.#requestOpen(connId);
-    else if (state === "hibernated") this.#hooks.onViewerOfHibernated();
+    else if (state === "hibernated" && grant.wake) this.#hooks.onViewerOfHibernated();
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
@@ -154,8 +161,11 @@ export class DesktopRelay {
       if (this.#hooks.state().state === "running")
         for (const v of this.#viewers.values()) if (!v.att.streaming) this.#requestOpen(v.att.connId);
     } else {
-      const old = this.#data.get(conn);
-      if (old) this.#close(old, 4000, "Replaced by a newer data connection.");
+      // One RFB connection per viewer: a second data socket for a viewer that already streams
+      // would splice a fresh handshake into its stream.
+      if (this.#data.has(conn)) {
+        return Response.json(errorBody("INVALID_STATE", "That viewer already has its desktop connection."), { status: 409 });
+      }
       this.#ctx.acceptWebSocket(ws, ["data"]);
       const att: DataAttachment = { kind: "data", connId: conn, paused: false };
       ws.serializeAttachment(att);
@@ -254,6 +264,14 @@ export class DesktopRelay {
         else this.#setController(viewer.att.connId);
         return;
       case "ack": {
+        // Acks steer how much the DO buffers: one for bytes never sent is a broken or hostile
+        // client (unless this instance is new and never counted what the viewer got before).
+        if (parsed.data.bytes > viewer.unacked && !viewer.restored) {
+          send(viewer.ws, { type: "error", code: "BAD_FRAME", message: "That ack covers more bytes than were sent." });
+          this.#close(viewer.ws, 1008, "Acknowledged bytes that were never sent.");
+          return;
+        }
+        viewer.restored = false;
         viewer.unacked = Math.max(0, viewer.unacked - parsed.data.bytes);
         const data = this.#data.get(viewer.att.connId);
         const att = data ? this.#attachment(data) : undefined;

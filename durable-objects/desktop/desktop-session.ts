@@ -278,11 +278,14 @@ export class DesktopSession extends DurableObject<Env> {
     if (!this.#meta()) return notFound();
     const { state } = this.#status();
     if (isTerminal(state)) return { ok: false, code: "INVALID_STATE", message: `The desktop is ${state}.` };
-    return { ok: true, ...(await this.#tickets.issue(grant)) };
+    const issued = await this.#tickets.issue(grant);
+    if (!issued) return { ok: false, code: "SHARE_NOT_FOUND", message: "This share link was revoked." };
+    return { ok: true, ...issued };
   }
 
-  /** Ends the viewers that came through a revoked share link. */
+  /** A share link was revoked: its viewers are closed and its tickets, used or not, stop working. */
   async closeShareViewers(shareId: string): Promise<number> {
+    this.#tickets.revokeShare(shareId);
     return this.#relay.closeShare(shareId);
   }
 
@@ -364,7 +367,9 @@ export class DesktopSession extends DurableObject<Env> {
     const caller = request.headers.get(VIEWER_USER_HEADER);
     if (!grant || (caller && caller !== grant.userId))
       return json(401, "TICKET_INVALID", "The viewer ticket is missing, used, expired or not yours.");
-    if (isTerminal(status.state)) return json(409, "INVALID_STATE", `The desktop is ${status.state}.`);
+    // Read again: the desktop may have stopped while the ticket was being checked.
+    const now = this.#status();
+    if (isTerminal(now.state)) return json(409, "INVALID_STATE", `The desktop is ${now.state}.`);
     return this.#relay.acceptViewer(grant);
   }
 
@@ -402,10 +407,16 @@ export class DesktopSession extends DurableObject<Env> {
     await this.#serial.run(async () => {
       const meta = this.#meta();
       if (!meta) return;
-      if (this.#status().pending?.payload) await this.#flushPending();
-      if (this.#activity > this.#persistedActivity) this.#persistActivity();
-      if (this.#status().state === "running") await this.#reapIfIdle(meta);
-      await this.#scheduleAlarm();
+      try {
+        if (this.#status().pending?.payload) await this.#flushPending();
+        if (this.#activity > this.#persistedActivity) this.#persistActivity();
+        if (this.#status().state === "running") await this.#reapIfIdle(meta);
+      } catch (e: unknown) {
+        // Postgres unreachable, say: try again at the next check rather than end the alarm chain.
+        console.error("desktop alarm failed", e instanceof Error ? e.message : String(e));
+      } finally {
+        await this.#scheduleAlarm();
+      }
     });
   }
 

@@ -117,7 +117,7 @@ afterEach(async () => {
 function connect(srv: Server, rec: ReturnType<typeof recorder>, onStream?: (channel: RfbChannel) => void) {
   let n = 0;
   return connectDesktopViewer({
-    fetchTicket: async () => ({ wsPath: `/ws?ticket=t${++n}` }),
+    fetchTicket: async (reconnect) => ({ wsPath: `/ws?ticket=t${++n}${reconnect ? "r" : ""}` }),
     openSocket: (path) => new WebSocket(`${srv.url}${path}`) as unknown as ViewerSocket,
     onStatus: (s) => {
       rec.statuses.push(s);
@@ -244,7 +244,8 @@ describe("desktop viewer channel", () => {
 
     first.close(1001, "The desktop is hibernating.");
     const second = await server.nextConnection();
-    expect(server.tickets).toEqual(["t1", "t2"]);
+    // The reconnect's ticket is marked as one (it must not wake a hibernated desktop).
+    expect(server.tickets).toEqual(["t1", "t2r"]);
     expect(firstClose).toBe(1001);
     expect(firstChannel?.readyState).toBe("closed");
     expect(rec.statuses).toContain("reconnecting");

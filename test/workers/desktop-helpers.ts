@@ -383,7 +383,7 @@ export async function runningSession(user: TestUser, templateId: string, bridge:
 export async function ticketFor(
   user: TestUser,
   sessionId: string,
-  body?: { viewOnly?: boolean },
+  body?: { viewOnly?: boolean; wake?: boolean },
 ): Promise<{ ticket: string; wsPath: string; viewOnly: boolean; expiresAt: string }> {
   return expectStatus(await call("POST", `/api/v1/desktops/${sessionId}/ticket`, { token: user.accessToken, ...(body && { body }) }), 201);
 }

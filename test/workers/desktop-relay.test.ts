@@ -144,9 +144,20 @@ describe("relay", () => {
     expect(data.texts.all.map((f) => f.type)).toEqual(["pause"]);
     viewer.sendJson({ type: "ack", bytes: 2 * frame.length });
     expect(await data.texts.next((f) => f.type === "resume", 5000, "resume")).toEqual({ type: "resume" });
-    // An ack is checked like every frame.
+    // An ack is checked like every frame, and may not cover bytes that were never sent.
     viewer.sendJson({ type: "ack", bytes: -1 });
     expect(await viewer.texts.next((f) => f.type === "error", 5000, "error")).toMatchObject({ code: "BAD_FRAME" });
+    viewer.sendJson({ type: "ack", bytes: 64 * 1024 * 1024 });
+    expect(
+      await viewer.texts.next(
+        (f) => f.type === "error" && f.message !== undefined && String(f.message).includes("more bytes"),
+        5000,
+        "error",
+      ),
+    ).toMatchObject({
+      code: "BAD_FRAME",
+    });
+    expect((await viewer.closed).code).toBe(1008);
     viewer.close();
     await bridge.disconnect();
   });
@@ -358,6 +369,8 @@ describe("share links", () => {
     await expectError(await call("GET", `/api/v1/desktops/${id}`, { token: teammate.accessToken }), 404, "DESKTOP_NOT_FOUND");
     await expectError(await call("POST", `/api/v1/desktops/${id}/ticket`, { token: teammate.accessToken }), 404, "DESKTOP_NOT_FOUND");
 
+    // A second ticket, fetched but not yet used when the link is revoked below.
+    const unused = await expectStatus(await redeem(teammate), 200);
     const { viewer, data } = await connectViewer(got.wsPath, primary, bridge, start);
     expect(viewer.texts.all.find((f) => f.type === "role")).toEqual({ type: "role", control: false, viewOnly: true });
     const handshake = concatBytes(rfb.version(), rfb.securityNone(), rfb.clientInit());
@@ -368,6 +381,8 @@ describe("share links", () => {
     expect(await viewer.texts.next((f) => f.type === "error")).toMatchObject({ code: "FORBIDDEN" });
     expect((await viewer.closed).code).toBe(1008);
     await expectError(await redeem(teammate), 404, "SHARE_NOT_FOUND");
+    // Tickets the link gave out before it was revoked die with it.
+    await expectError(await upgrade(unused.wsPath), 401, "TICKET_INVALID");
     await expectError(
       await call("DELETE", `/api/v1/desktops/${id}/shares/${created.share.id}`, { token: owner.accessToken }),
       404,
@@ -470,6 +485,27 @@ describe("idle reaping and wake-on-connect", () => {
     await viewer.texts.next((f) => f.type === "ready");
     data.ws.send(new TextEncoder().encode("RFB 003.008\n"));
     expect(new TextDecoder().decode(await viewer.bytes(12))).toBe("RFB 003.008\n");
+    await bridge.disconnect();
+  });
+
+  it("a viewer's own reconnect (wake: false) waits on a hibernated desktop instead of waking it", async () => {
+    const user = await registerUser("rwn");
+    const { bridge, id } = await desktop(user);
+    await expectStatus(await call("POST", `/api/v1/desktops/${id}/hibernate`, { token: user.accessToken }), 202);
+    bridge.complete((await bridge.commandFor(id, "hibernate_session")).id);
+    await waitForState(user, id, "hibernated");
+    const viewer = await openRaw((await ticketFor(user, id, { wake: false })).wsPath);
+    expect(await viewer.texts.next((f) => f.type === "state")).toEqual({ type: "state", state: "hibernated", detail: null });
+    viewer.sendJson({ type: "ping" });
+    await viewer.texts.next((f) => f.type === "pong");
+    expect((await getSession(user, id)).state).toBe("hibernated");
+    // Someone who opens it (the default) wakes it; the waiting viewer sees it come back.
+    const opener = await openRaw((await ticketFor(user, id)).wsPath);
+    expect(await viewer.texts.next((f) => f.type === "state" && f.state === "waking")).toMatchObject({ state: "waking" });
+    bridge.complete((await bridge.commandFor(id, "wake_session")).id);
+    await waitForState(user, id, "running");
+    viewer.close();
+    opener.close();
     await bridge.disconnect();
   });
 

@@ -160,7 +160,20 @@ const ticketRoute = createRoute({
   summary: "A single-use viewer ticket (60 s) for the session's WebSocket",
   request: {
     params: SessionParams,
-    body: { required: false, content: { "application/json": { schema: z.object({ viewOnly: z.boolean().optional() }) } } },
+    body: {
+      required: false,
+      content: {
+        "application/json": {
+          schema: z.object({
+            viewOnly: z.boolean().optional(),
+            wake: z.boolean().optional().openapi({
+              description:
+                "Whether opening a hibernated desktop with this ticket wakes it (default true). Viewers reconnecting on their own send false, so a desktop the idle reaper hibernated stays hibernated until someone opens it.",
+            }),
+          }),
+        },
+      },
+    },
   },
   responses: { 201: jsonResponse(TicketSchema, "Ticket"), ...errorResponses },
 });
@@ -282,9 +295,10 @@ export const desktopRoutes = createRouter()
   .openapi(ticketRoute, async (c) => {
     const auth = requireUser(c);
     const session = await ownedSession(c, c.req.valid("param").sessionId);
-    const viewOnly = c.req.valid("json").viewOnly ?? false;
+    const body = c.req.valid("json");
+    const viewOnly = body.viewOnly ?? false;
     if (isTerminal(session.state)) throw new ApiError("INVALID_STATE", `The desktop is ${session.state}.`);
-    const t = unwrap(await sessionStub(c.env, session.id).issueTicket({ userId: auth.userId, viewOnly, shareId: null }));
+    const t = unwrap(await sessionStub(c.env, session.id).issueTicket({ userId: auth.userId, viewOnly, shareId: null, wake: body.wake ?? true }));
     return c.json(
       { ticket: t.ticket, expiresAt: new Date(t.expiresAt).toISOString(), viewOnly, wsPath: wsPath(session.id, t.ticket) },
       201,
@@ -369,7 +383,7 @@ export const desktopRoutes = createRouter()
     // Teammates only, checked now: leaving the team ends the access.
     if (session.userId !== auth.userId && !(await areTeammates(db, session.userId, auth.userId))) throw notFound();
     if (isTerminal(session.state)) throw new ApiError("INVALID_STATE", `The desktop is ${session.state}.`);
-    const t = unwrap(await sessionStub(c.env, session.id).issueTicket({ userId: auth.userId, viewOnly: true, shareId: share.id }));
+    const t = unwrap(await sessionStub(c.env, session.id).issueTicket({ userId: auth.userId, viewOnly: true, shareId: share.id, wake: false }));
     return c.json(
       {
         ticket: t.ticket,

@@ -43,9 +43,14 @@ export function deleteDesktop(sessionId: string): Promise<void> {
   return apiRequest<void>("DELETE", desktop(sessionId));
 }
 
-/** A single-use viewer ticket for one of the caller's sessions. */
-export function desktopTicket(sessionId: string, viewOnly = false): Promise<DesktopTicket> {
-  return apiRequest<DesktopTicket>("POST", `${desktop(sessionId)}/ticket`, { body: { viewOnly } });
+/**
+ * A single-use viewer ticket for one of the caller's sessions. `wake`: whether opening a
+ * hibernated desktop with it wakes it (the viewer's own reconnects say no).
+ */
+export function desktopTicket(sessionId: string, options: { viewOnly?: boolean; wake?: boolean } = {}): Promise<DesktopTicket> {
+  return apiRequest<DesktopTicket>("POST", `${desktop(sessionId)}/ticket`, {
+    body: { viewOnly: options.viewOnly ?? false, wake: options.wake ?? true },
+  });
 }
 
 /** Redeems a share link's token for a view-only ticket. */

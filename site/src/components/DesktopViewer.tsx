@@ -23,7 +23,8 @@ import { ShareDesktopPanel } from "./ShareDesktopPanel.tsx";
 export interface DesktopViewerProps {
   sessionId: string;
   /** a fresh ticket for every connection */
-  fetchTicket(): Promise<{ wsPath: string }>;
+  /** see DesktopViewerOptions.fetchTicket */
+  fetchTicket(reconnect: boolean): Promise<{ wsPath: string }>;
   /** the owner's own viewer: share links and waking a hibernated desktop */
   owner: boolean;
   /** extra controls for the toolbar's start (e.g. a back link) */

@@ -149,8 +149,12 @@ export interface ViewerEnd {
 }
 
 export interface DesktopViewerOptions {
-  /** A fresh ticket's socket path for every connection (tickets work once). */
-  fetchTicket(): Promise<{ wsPath: string }>;
+  /**
+   * A fresh ticket's socket path for every connection (tickets work once). `reconnect` is true for
+   * the viewer's own reconnects: their tickets must not wake a hibernated desktop (the idle reaper
+   * would otherwise be undone by any open tab), only someone opening the viewer does.
+   */
+  fetchTicket(reconnect: boolean): Promise<{ wsPath: string }>;
   /** Turns a path into a ws(s):// URL and opens it. */
   openSocket(path: string): ViewerSocket;
   onStatus(status: ViewerStatus): void;
@@ -195,6 +199,8 @@ export function connectDesktopViewer(options: DesktopViewerOptions): DesktopView
   const maxAttempts = options.maxAttempts ?? 8;
   let closed = false;
   let attempt = 0;
+  /** connections opened so far (the first is the user's, later ones are reconnects) */
+  let connections = 0;
   let socket: ViewerSocket | undefined;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let pingTimer: ReturnType<typeof setInterval> | undefined;
@@ -230,7 +236,7 @@ export function connectDesktopViewer(options: DesktopViewerOptions): DesktopView
     if (closed) return;
     let path: string;
     try {
-      path = (await options.fetchTicket()).wsPath;
+      path = (await options.fetchTicket(connections++ > 0)).wsPath;
     } catch (e: unknown) {
       if (options.retryTicket?.(e)) retry("no ticket");
       else end(options.describeTicketError?.(e) ?? { message: "Could not open the desktop.", code: undefined });

@@ -15,7 +15,7 @@ export function DesktopViewerPage() {
         <A href="/desktops">Desktops</A> / <span>{session.latest?.templateName ?? "Desktop"}</span>
       </nav>
       <Show when={params.id} keyed>
-        {(id) => <DesktopViewer sessionId={id} owner fetchTicket={() => desktopTicket(id)} />}
+        {(id) => <DesktopViewer sessionId={id} owner fetchTicket={(reconnect) => desktopTicket(id, { wake: !reconnect })} />}
       </Show>
     </div>
   );
