@@ -62,6 +62,8 @@ export class DesktopSession extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // Viewers' and the bridge's keep-alive pings are answered without waking a hibernated object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
     this.#tickets = new TicketStore(ctx.storage.sql);
     this.#activity = ctx.storage.kv.get<number>("activity") ?? 0;
     this.#persistedActivity = this.#activity;
