@@ -52,3 +52,14 @@ export function fmtMs(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return "—";
   return n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0);
 }
+
+/** A positive number from `--name=…`, or `fallback` when the flag is absent. */
+export function numFlag(flags: Map<string, string>, name: string, fallback: number): number {
+  const v = flags.get(name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+  return n;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

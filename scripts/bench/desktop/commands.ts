@@ -16,7 +16,7 @@
 import { WebSocket } from "ws";
 import type { CommandFrame } from "../../../durable-objects/bridge/protocol.ts";
 import type { BridgeCommand, BridgeReport } from "./bench-bridge.ts";
-import type { IpcChild } from "./ipc-child.ts";
+import type { IpcChild } from "../ipc-child.ts";
 import { type Api, type RegisteredBridge, startSession, viewerUrl, waitForState } from "./setup.ts";
 import { percentile } from "./viewers.ts";
 

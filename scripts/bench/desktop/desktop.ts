@@ -28,11 +28,11 @@ import { randomToken } from "../../../worker/lib/bytes.ts";
 import { type CpuGroup, startCpuCount, startMachineBusy } from "../cpu.ts";
 import { type DbChoice, openBenchDatabase } from "../database.ts";
 import { type Cleanup, descendants, freePort, spawnChild } from "../processes.ts";
-import { type BenchSection, fmtInt, fmtMs, type SectionContext, type SectionResult, table, type TargetCheck } from "../section.ts";
+import { type BenchSection, fmtInt, fmtMs, numFlag, type SectionContext, type SectionResult, table, type TargetCheck } from "../section.ts";
 import { startWorkerdOwnPort, type WorkerTarget } from "../worker-targets.ts";
 import type { BridgeArgs, BridgeCommand, BridgeReport } from "./bench-bridge.ts";
 import { measureCommands } from "./commands.ts";
-import { IpcChild } from "./ipc-child.ts";
+import { IpcChild } from "../ipc-child.ts";
 import { adminApi, createTemplate, type RegisteredBridge, registerBridge, startSession, viewerUrl, waitForState } from "./setup.ts";
 import { measureStall } from "./stall.ts";
 import {
@@ -57,14 +57,6 @@ const TARGET_STALL_GROWTH_MIB = 64;
 
 type Source = IpcChild<SourceCommand, SourceReport>;
 type Bridge = IpcChild<BridgeCommand, BridgeReport>;
-
-function numFlag(flags: Map<string, string>, name: string, fallback: number): number {
-  const v = flags.get(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
-  return n;
-}
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -96,7 +88,12 @@ async function startWebsockify(target: number, cleanup: Cleanup): Promise<{ port
 }
 
 async function startBridge(args: BridgeArgs, cleanup: Cleanup): Promise<Bridge> {
-  const bridge: Bridge = new IpcChild("bench-bridge.ts", [JSON.stringify(args)], cleanup, `bench bridge ${args.region}`);
+  const bridge: Bridge = new IpcChild(
+    "scripts/bench/desktop/bench-bridge.ts",
+    [JSON.stringify(args)],
+    cleanup,
+    `bench bridge ${args.region}`,
+  );
   await bridge.next("welcome", 20_000);
   return bridge;
 }
@@ -150,7 +147,7 @@ export const desktopRelay: BenchSection = {
     const choice = (flags.get("db") ?? "auto") as DbChoice;
 
     // ── the parts ───────────────────────────────────────────────────────────────────────────
-    const source: Source = new IpcChild("vnc-source.ts", [], cleanup, "vnc source");
+    const source: Source = new IpcChild("scripts/bench/desktop/vnc-source.ts", [], cleanup, "vnc source");
     const ready = await source.next<Extract<SourceReport, { type: "ready" }>>("ready", 15_000);
     const db = await openBenchDatabase(choice, cleanup, log);
     const vars = {

@@ -7,7 +7,8 @@
  * stall, then resumes and checks the stream went on without a gap.
  */
 import { readFileSync } from "node:fs";
-import type { IpcChild } from "./ipc-child.ts";
+import { sleep } from "../section.ts";
+import type { IpcChild } from "../ipc-child.ts";
 import { StreamVerifier } from "./pattern.ts";
 import type { Opener } from "./viewers.ts";
 import type { SourceCommand, SourceReport } from "./vnc-source.ts";
@@ -32,8 +33,6 @@ export interface StallFigures {
   afterMiB: number;
   intact: boolean;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function rssMiB(pid: number): number {
   try {

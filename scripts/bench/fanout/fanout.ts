@@ -27,17 +27,25 @@
  *                          summed per package and function through the bundle's source map)
  *        --db=auto|postgres|pglite (shared with the api section)
  */
-import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
 import { randomToken } from "../../../worker/lib/bytes.ts";
 import { type CpuGroup, startCpuCount, startMachineBusy } from "../cpu.ts";
 import { type DbChoice, openBenchDatabase } from "../database.ts";
-import { binDir, childEnv, root } from "../processes.ts";
 import { type ProfileSummary, profileWhile } from "../profile.ts";
-import { type BenchSection, fmtInt, fmtMs, type SectionContext, type SectionResult, table, type TargetCheck } from "../section.ts";
+import { IpcChild } from "../ipc-child.ts";
+import {
+  type BenchSection,
+  fmtInt,
+  fmtMs,
+  numFlag,
+  type SectionContext,
+  type SectionResult,
+  sleep,
+  table,
+  type TargetCheck,
+} from "../section.ts";
 import { startWorkerdOwnPort, startWranglerDev } from "../worker-targets.ts";
 import { createMeeting, meetingSocketUrl, setUpAtrium } from "./atrium-setup.ts";
 import { type BenchModel, startBenchModel, TOKEN_CHARS } from "./model.ts";
@@ -109,90 +117,7 @@ function parseCases(spec: string): CaseSpec[] {
   });
 }
 
-function numFlag(flags: Map<string, string>, name: string, fallback: number): number {
-  const v = flags.get(name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
-  return n;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
-
-/** The viewer process, driven over IPC. */
-class ViewerProcess {
-  readonly proc: ChildProcess;
-  #waiters: { type: ViewerReport["type"]; resolve: (r: ViewerReport) => void; reject: (e: Error) => void }[] = [];
-  #stderr = "";
-
-  constructor() {
-    this.proc = fork(join(root, "scripts/bench/fanout/viewers.ts"), [], {
-      execPath: join(binDir, "node"),
-      execArgv: ["--max-old-space-size=4096"],
-      env: childEnv(),
-      stdio: ["ignore", "inherit", "pipe", "ipc"],
-      detached: true,
-    });
-    this.proc.stderr?.on("data", (d: Buffer) => {
-      this.#stderr = (this.#stderr + d.toString()).slice(-8192);
-    });
-    this.proc.on("message", (raw: unknown) => {
-      const report = raw as ViewerReport;
-      if (report.type === "error") {
-        for (const w of this.#waiters.splice(0)) w.reject(new Error(`viewer process: ${report.message}`));
-        return;
-      }
-      const i = this.#waiters.findIndex((w) => w.type === report.type);
-      if (i >= 0) this.#waiters.splice(i, 1)[0]?.resolve(report);
-    });
-    this.proc.once("exit", (code, signal) => {
-      for (const w of this.#waiters.splice(0)) w.reject(new Error(`viewer process exited (${code ?? signal}): ${this.#stderr}`));
-    });
-  }
-
-  get pid(): number | undefined {
-    return this.proc.pid;
-  }
-
-  send(cmd: ViewerCommand): void {
-    this.proc.send(cmd);
-  }
-
-  request<T extends ViewerReport>(cmd: ViewerCommand, type: T["type"], timeoutMs: number): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w.resolve !== done);
-        reject(new Error(`viewer process: no ${type} report within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = (r: ViewerReport) => {
-        clearTimeout(timer);
-        resolve(r as T);
-      };
-      this.#waiters.push({
-        type,
-        resolve: done,
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      this.send(cmd);
-    });
-  }
-
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (p.exitCode !== null || p.signalCode !== null || !p.pid) return;
-    const exited = new Promise((r) => p.once("exit", r));
-    try {
-      process.kill(-p.pid, "SIGKILL");
-    } catch {
-      p.kill("SIGKILL");
-    }
-    await Promise.race([exited, sleep(3_000)]);
-  }
-}
 
 /** Waits until the workerd running the DO has used less than `share` of a core for 1 s (at most maxMs). */
 async function waitIdle(pid: number | undefined, maxMs: number, share = 0.05): Promise<boolean> {
@@ -236,8 +161,11 @@ interface CaseContext {
 async function runCase(spec: CaseSpec, c: CaseContext): Promise<CaseFigures> {
   const { ctx, model, target } = c;
   const label = `${PATH_LABELS[spec.path]}, ${PORT_LABELS[spec.port]}, ${fmtInt(spec.viewers)} viewers, deflate ${spec.deflate ? "offered" : "off"}`;
-  const viewers = new ViewerProcess();
-  ctx.cleanup.add(`viewer process ${viewers.pid}`, () => viewers.stop());
+  const viewers = new IpcChild<ViewerCommand, ViewerReport>("scripts/bench/fanout/viewers.ts", [], ctx.cleanup, "viewer process", {
+    execArgv: ["--max-old-space-size=4096"],
+    stdout: "inherit",
+    failure: (r) => (r.type === "error" ? r.message : undefined),
+  });
   let url: string;
   let protocols: string[] = [];
   let startStream: () => void;
@@ -339,7 +267,7 @@ async function runCase(spec: CaseSpec, c: CaseContext): Promise<CaseFigures> {
     // ── the stream
     const groups: CpuGroup[] = [
       ...target.cpuGroups(),
-      { label: "viewer process", pids: () => (viewers.pid ? [viewers.pid] : []) },
+      { label: "viewer process", pids: () => (viewers.proc.pid ? [viewers.proc.pid] : []) },
       { label: "bench process (stand-in + tap)", pids: () => [process.pid] },
     ];
     const tapBefore = model.requests.length;

@@ -1,11 +1,20 @@
 /**
- * A forked Node helper of the desktop section (the VNC source, the bench bridges), in its own
- * process group so its CPU is counted on its own and it dies with the bench, with typed IPC:
- * `request` sends a message and waits for the first report of a given type.
+ * A forked Node helper of a bench section (the fan-out viewers, the desktop section's VNC source
+ * and bridges), in its own process group so its CPU is counted on its own and it dies with the
+ * bench, with typed IPC: `request` sends a message and waits for the first report of a given type.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { join } from "node:path";
-import { binDir, type Cleanup, childEnv, root } from "../processes.ts";
+import { binDir, type Cleanup, childEnv, root } from "./processes.ts";
+
+export interface IpcChildOptions<Report> {
+  /** extra Node flags, e.g. a larger heap */
+  execArgv?: string[];
+  /** the child's stdout: dropped (default) or shown */
+  stdout?: "ignore" | "inherit";
+  /** a report that means the child failed: its message (every waiter is rejected with it) */
+  failure?: (report: Report) => string | undefined;
+}
 
 export class IpcChild<Cmd, Report extends { type: string }> {
   readonly proc: ChildProcess;
@@ -13,11 +22,13 @@ export class IpcChild<Cmd, Report extends { type: string }> {
   readonly #listeners: ((r: Report) => void)[] = [];
   #stderr = "";
 
-  constructor(script: string, args: string[], cleanup: Cleanup, label: string) {
-    this.proc = fork(join(root, "scripts/bench/desktop", script), args, {
+  /** `script`: the helper's path from the repository root. */
+  constructor(script: string, args: string[], cleanup: Cleanup, label: string, options: IpcChildOptions<Report> = {}) {
+    this.proc = fork(join(root, script), args, {
       execPath: join(binDir, "node"),
+      ...(options.execArgv && { execArgv: options.execArgv }),
       env: childEnv(),
-      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      stdio: ["ignore", options.stdout ?? "ignore", "pipe", "ipc"],
       detached: true,
     });
     this.proc.stderr?.on("data", (d: Buffer) => {
@@ -25,6 +36,11 @@ export class IpcChild<Cmd, Report extends { type: string }> {
     });
     this.proc.on("message", (raw: unknown) => {
       const report = raw as Report;
+      const failed = options.failure?.(report);
+      if (failed !== undefined) {
+        for (const w of this.#waiters.splice(0)) w.reject(new Error(`${label}: ${failed}`));
+        return;
+      }
       for (const l of this.#listeners) l(report);
       const i = this.#waiters.findIndex((w) => w.type === report.type);
       if (i >= 0) this.#waiters.splice(i, 1)[0]?.resolve(report);
