@@ -9,7 +9,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "../../migrations/schema.ts";
 import type { Platform } from "../bridge/protocol.ts";
 import { type BridgeCandidate, chooseBridge } from "./placement.ts";
-import { ACTIVE_STATES, type DesktopState, LIVE_STATES, TERMINAL_STATES } from "./protocol.ts";
+import { ACTIVE_STATES, type DesktopState, isTerminal, LIVE_STATES } from "./protocol.ts";
 
 const { bridges, desktopSessions, desktopSettings } = schema;
 
@@ -94,6 +94,18 @@ export interface PlaceSessionInput {
   region?: string | undefined;
 }
 
+/** The refusal when the deployment already runs its `maxConcurrentSessions`. */
+async function deploymentFull(tx: AnyDb, settings: DesktopSettings): Promise<CapacityRefusal | undefined> {
+  const active = await activeCount(tx);
+  if (active < settings.maxConcurrentSessions) return undefined;
+  return {
+    ok: false,
+    code: "QUOTA_EXCEEDED",
+    message: `The deployment runs its maximum of ${settings.maxConcurrentSessions} desktops. Try again later.`,
+    details: { scope: "deployment", limit: settings.maxConcurrentSessions, current: active },
+  };
+}
+
 /**
  * Checks the quotas, picks a bridge and records the session as `requested`, atomically. Run it
  * inside a transaction (`db.transaction`).
@@ -117,15 +129,8 @@ export async function placeSession(
       details: { scope: "user", limit: settings.perUserSessionLimit, current: own },
     };
   }
-  const active = await activeCount(tx);
-  if (active >= settings.maxConcurrentSessions) {
-    return {
-      ok: false,
-      code: "QUOTA_EXCEEDED",
-      message: `The deployment runs its maximum of ${settings.maxConcurrentSessions} desktops. Try again later.`,
-      details: { scope: "deployment", limit: settings.maxConcurrentSessions, current: active },
-    };
-  }
+  const full = await deploymentFull(tx, settings);
+  if (full) return full;
   const candidates = await bridgeLoads(tx, and(eq(bridges.status, "online"), eq(bridges.draining, false)));
   const bridge = chooseBridge(candidates, { platform: input.platform, region: input.region });
   if (!bridge) {
@@ -172,15 +177,8 @@ export async function reserveWake(tx: AnyDb, sessionId: string, bridgeId: string
     return { ok: false, code: "NO_CAPACITY", message: "The desktop's bridge has no free slot. Try again later.", details: { bridgeId } };
   }
   const settings = await readDesktopSettings(tx);
-  const active = await activeCount(tx);
-  if (active >= settings.maxConcurrentSessions) {
-    return {
-      ok: false,
-      code: "QUOTA_EXCEEDED",
-      message: `The deployment runs its maximum of ${settings.maxConcurrentSessions} desktops. Try again later.`,
-      details: { scope: "deployment", limit: settings.maxConcurrentSessions, current: active },
-    };
-  }
+  const full = await deploymentFull(tx, settings);
+  if (full) return full;
   await tx
     .update(desktopSessions)
     .set({ state: "waking", stateDetail: null, updatedAt: new Date() })
@@ -189,7 +187,7 @@ export async function reserveWake(tx: AnyDb, sessionId: string, bridgeId: string
 }
 
 export async function writeSessionState(db: AnyDb, sessionId: string, state: DesktopState, detail: string | null): Promise<void> {
-  const terminal = (TERMINAL_STATES as readonly DesktopState[]).includes(state);
+  const terminal = isTerminal(state);
   await db
     .update(desktopSessions)
     .set({ state, stateDetail: detail, updatedAt: new Date(), ...(terminal && { stoppedAt: new Date() }) })
