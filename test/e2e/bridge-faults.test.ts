@@ -14,15 +14,17 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findExecutable } from "../../node-bridge/drivers/local-processes.ts";
 import { type ApiClient, registerUser, signInFirstAdmin } from "../helpers/api-client.ts";
-import { type BridgeProcess, desktopProcesses, killDesktopProcesses, startBridgeProcess } from "../helpers/local-desktops.ts";
+import {
+  type BridgeProcess,
+  desktopProcesses,
+  killDesktopProcesses,
+  requirePrograms,
+  startBridgeProcess,
+} from "../helpers/local-desktops.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
-const xvfb = await findExecutable("Xvfb");
-const x11vnc = await findExecutable("x11vnc");
-// A real desktop is part of what this proves: without the Debian packages it fails, never skips.
-if (!xvfb || !x11vnc) throw new Error("Xvfb and x11vnc are required: apt-get install -y xvfb x11vnc (.ci/run installs them)");
+const [x11vnc] = await requirePrograms("x11vnc", "Xvfb");
 
 const DISPLAYS = { first: 240, last: 259 };
 const SETTLED = new Set(["running", "stopped", "failed", "hibernated"]);

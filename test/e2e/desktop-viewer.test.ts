@@ -13,17 +13,12 @@ import { existsSync, rmSync } from "node:fs";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { findExecutable } from "../../node-bridge/drivers/local-processes.ts";
 import { type ApiClient, registerUser } from "../helpers/api-client.ts";
 import { BrowserPool } from "../helpers/browser.ts";
-import { killDesktopProcesses } from "../helpers/local-desktops.ts";
+import { killDesktopProcesses, requirePrograms } from "../helpers/local-desktops.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
-// A real desktop is what this proves: without the Debian packages it fails, never skips.
-for (const program of ["Xvfb", "x11vnc", "xterm"]) {
-  if (!(await findExecutable(program)))
-    throw new Error(`${program} is required: apt-get install -y xvfb x11vnc xterm (.ci/run installs them)`);
-}
+await requirePrograms("Xvfb", "x11vnc", "xterm");
 
 const DISPLAYS = { first: 280, last: 299 };
 const PASSWORD = "a long enough password";

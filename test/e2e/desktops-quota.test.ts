@@ -6,15 +6,11 @@
  * IDLE_MINUTE_MS makes a minute of the idle timeout last one second.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findExecutable } from "../../node-bridge/drivers/local-processes.ts";
 import { type ApiClient, registerUser, signInFirstAdmin } from "../helpers/api-client.ts";
-import { desktopProcesses, killDesktopProcesses } from "../helpers/local-desktops.ts";
+import { desktopProcesses, killDesktopProcesses, requirePrograms } from "../helpers/local-desktops.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
-// A real desktop is part of what this proves: without the Debian packages it fails, never skips.
-if (!((await findExecutable("Xvfb")) && (await findExecutable("x11vnc")))) {
-  throw new Error("Xvfb and x11vnc are required: apt-get install -y xvfb x11vnc (.ci/run installs them)");
-}
+await requirePrograms("Xvfb", "x11vnc");
 
 const DISPLAYS = { first: 260, last: 279 };
 

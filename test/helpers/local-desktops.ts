@@ -7,8 +7,22 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { findExecutable } from "../../node-bridge/drivers/local-processes.ts";
 
 const root = resolve(new URL("../..", import.meta.url).pathname);
+
+/**
+ * The paths of the Debian programs a real-desktop test needs. A real desktop is part of what those
+ * tests prove, so a missing program fails them (with the install line), never skips them.
+ */
+export async function requirePrograms(...names: string[]): Promise<string[]> {
+  const paths = await Promise.all(names.map((n) => findExecutable(n)));
+  const missing = names.filter((_, i) => !paths[i]);
+  if (missing.length > 0) {
+    throw new Error(`${missing.join(", ")} required: apt-get install -y xvfb x11vnc x11-xserver-utils xterm (.ci/run installs them)`);
+  }
+  return paths as string[];
+}
 
 export interface DisplayRange {
   first: number;
