@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
+import { readBody, sendJson } from "./http.ts";
 
 export interface RecordedDockerRequest {
   method: string;
@@ -341,18 +342,6 @@ function volumeObject(name: string, labels: Record<string, string>): DockerObjec
     Options: null,
     CreatedAt: new Date().toISOString(),
   };
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
 }
 
 function sendEmpty(res: ServerResponse, status: number): void {

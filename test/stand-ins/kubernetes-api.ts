@@ -12,6 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody, sendJson } from "./http.ts";
 
 export type KubeResource = "pods" | "persistentvolumeclaims" | "networkpolicies";
 
@@ -325,18 +326,6 @@ function qosClass(pod: KubeObject): string {
   );
   if (guaranteed) return "Guaranteed";
   return containers.some((c) => c.resources?.requests || c.resources?.limits) ? "Burstable" : "BestEffort";
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
 }
 
 function sendStatus(res: ServerResponse, code: number, reason: string, message: string, details?: Record<string, unknown>): void {
