@@ -26,7 +26,7 @@ import {
 } from "./local/local-bridge.ts";
 import { startLocalDatabase } from "./local/local-db.ts";
 import { migrateDatabase } from "./local/migrate-db.ts";
-import { loadSecrets, saveSecrets, writeFileAtomic } from "./local/secrets-file.ts";
+import { loadSecrets, saveSecrets, writeEnvFile } from "./local/secrets-file.ts";
 
 const root = resolve(new URL("..", import.meta.url).pathname);
 const args = new Set(process.argv.slice(2));
@@ -168,12 +168,7 @@ async function main(): Promise<void> {
     ...(process.env.IDLE_MINUTE_MS && { IDLE_MINUTE_MS: process.env.IDLE_MINUTE_MS }),
   };
   const envFile = join(dataDir, "worker.env");
-  writeFileAtomic(
-    envFile,
-    `${Object.entries(vars)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-      .join("\n")}\n`,
-  );
+  writeEnvFile(envFile, vars);
 
   const wrangler = spawn(
     "npx",

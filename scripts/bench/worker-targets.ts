@@ -15,6 +15,7 @@ import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import {
   binDir,
+  type Child,
   type Cleanup,
   childEnv,
   descendants,
@@ -37,7 +38,8 @@ export interface WorkerTarget {
 }
 
 /** A fresh temporary folder, removed at cleanup. */
-function tempDir(cleanup: Cleanup, prefix: string): string {
+/** A temporary folder, removed by `cleanup`. */
+export function tempDir(cleanup: Cleanup, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   cleanup.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   return dir;
@@ -116,6 +118,43 @@ export async function startWorkerdOwnPort(
   return { baseUrl, port: Number(url.port), owner, pids: () => (owner ? [owner.pid] : []), ...(inspector && { inspector }) };
 }
 
+/**
+ * `wrangler dev` on free ports (its own and its inspector's), state kept in `dir`, quiet, stopped
+ * by `cleanup`; `args` add to or override its configuration (e.g. `--config`, `--env-file`).
+ */
+export async function spawnWranglerDev(
+  cleanup: Cleanup,
+  label: string,
+  dir: string,
+  args: string[],
+): Promise<{ child: Child; port: number; inspectorPort: number }> {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const child = spawnChild(
+    join(binDir, "wrangler"),
+    [
+      "dev",
+      ...args,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--inspector-port",
+      String(inspectorPort),
+      "--inspector-ip",
+      "127.0.0.1",
+      "--persist-to",
+      join(dir, "state"),
+      "--show-interactive-dev-session=false",
+      "--log-level",
+      "warn",
+    ],
+    { env: childEnv() },
+  );
+  cleanup.add(label, () => child.stop());
+  return { child, port, inspectorPort };
+}
+
 /** `wrangler dev` with the same variables, as `npm start` runs it. */
 export async function startWranglerDev(vars: Record<string, string>, cleanup: Cleanup, probePath: string): Promise<WorkerTarget> {
   const dir = tempDir(cleanup, "atrium-bench-wrangler-");
@@ -127,32 +166,11 @@ export async function startWranglerDev(vars: Record<string, string>, cleanup: Cl
       .join("\n")}\n`,
     { mode: 0o600 },
   );
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const child = spawnChild(
-    join(binDir, "wrangler"),
-    [
-      "dev",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(inspectorPort),
-      "--inspector-ip",
-      "127.0.0.1",
-      "--env-file",
-      envFile,
-      "--persist-to",
-      join(dir, "state"),
-      "--show-interactive-dev-session=false",
-      "--log-level",
-      "warn",
-      ...assetsArgs(cleanup),
-    ],
-    { env: childEnv() },
-  );
-  cleanup.add("wrangler dev", () => child.stop());
+  const { child, port, inspectorPort } = await spawnWranglerDev(cleanup, "wrangler dev", dir, [
+    "--env-file",
+    envFile,
+    ...assetsArgs(cleanup),
+  ]);
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitForHttp(`${baseUrl}${probePath}`, { timeoutMs: 60_000, child });
   const pid = child.proc.pid;

@@ -59,3 +59,13 @@ export function writeFileAtomic(file: string, text: string): void {
   chmodSync(tmp, 0o600);
   renameSync(tmp, file);
 }
+
+/** A `--env-file` for wrangler (`KEY="value"` lines), written like the secrets file. */
+export function writeEnvFile(file: string, vars: Record<string, string>): void {
+  writeFileAtomic(
+    file,
+    `${Object.entries(vars)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join("\n")}\n`,
+  );
+}

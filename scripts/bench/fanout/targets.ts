@@ -6,12 +6,11 @@
  * For each, which processes to charge CPU to: the workerd that runs the Worker and its Durable
  * Objects, wrangler's proxy workerd in front of it, and wrangler's own Node process.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CpuGroup } from "../cpu.ts";
-import { binDir, type Cleanup, childEnv, descendants, freePort, portOwner, root, spawnChild, waitForHttp } from "../processes.ts";
-import type { WorkerTarget } from "../worker-targets.ts";
+import { type Cleanup, descendants, portOwner, root, waitForHttp } from "../processes.ts";
+import { spawnWranglerDev, tempDir, type WorkerTarget } from "../worker-targets.ts";
 
 export type PortKind = "wrangler" | "workerd";
 
@@ -79,33 +78,11 @@ export function atriumTarget(port: PortKind, w: WorkerTarget): FanoutTarget {
 
 /** The partyserver per-token baseline in its own `wrangler dev`. */
 export async function startPartyserver(cleanup: Cleanup): Promise<FanoutTarget> {
-  const dir = mkdtempSync(join(tmpdir(), "atrium-bench-partyserver-"));
-  cleanup.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const child = spawnChild(
-    join(binDir, "wrangler"),
-    [
-      "dev",
-      "--config",
-      join(root, "scripts/bench/fanout/partyserver-worker/wrangler.toml"),
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--inspector-port",
-      String(inspectorPort),
-      "--inspector-ip",
-      "127.0.0.1",
-      "--persist-to",
-      join(dir, "state"),
-      "--show-interactive-dev-session=false",
-      "--log-level",
-      "warn",
-    ],
-    { env: childEnv() },
-  );
-  cleanup.add("partyserver wrangler dev", () => child.stop());
+  const dir = tempDir(cleanup, "atrium-bench-partyserver-");
+  const { child, port } = await spawnWranglerDev(cleanup, "partyserver wrangler dev", dir, [
+    "--config",
+    join(root, "scripts/bench/fanout/partyserver-worker/wrangler.toml"),
+  ]);
   const baseUrl = `http://127.0.0.1:${port}`;
   // a GET on a room is answered by the room itself (405): the Worker and its DO are up
   await waitForHttp(`${baseUrl}/parties/fanout-server/warm-up`, { timeoutMs: 60_000, child });
