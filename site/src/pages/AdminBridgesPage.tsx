@@ -11,6 +11,7 @@ import { ConfirmButton } from "../components/ConfirmButton.tsx";
 import { CopyButton } from "../components/CopyButton.tsx";
 import { DataTable } from "../components/DataTable.tsx";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { FilterSelect } from "../components/FilterSelect.tsx";
 import { LoadState } from "../components/LoadState.tsx";
 import { usePageTitle } from "../lib/page-title.ts";
 import { createPolledList } from "../lib/polled-list.ts";
@@ -142,20 +143,8 @@ export function AdminBridgesPage() {
       <section class="card" aria-labelledby="bridges-heading">
         <h2 id="bridges-heading">Bridges</h2>
         <form class="form form-row filters" aria-label="Filter bridges" onSubmit={onFilter}>
-          <label class="field">
-            <span class="field-label">Platform</span>
-            <select name="platform">
-              <option value="">All</option>
-              <For each={PLATFORMS}>{(p) => <option value={p}>{p}</option>}</For>
-            </select>
-          </label>
-          <label class="field">
-            <span class="field-label">Status</span>
-            <select name="status">
-              <option value="">All</option>
-              <For each={BRIDGE_STATUSES}>{(s) => <option value={s}>{s}</option>}</For>
-            </select>
-          </label>
+          <FilterSelect label="Platform" name="platform" options={PLATFORMS} />
+          <FilterSelect label="Status" name="status" options={BRIDGE_STATUSES} />
           <label class="field">
             <span class="field-label">Region filter</span>
             <input name="region" maxLength={64} />

@@ -1,10 +1,11 @@
 /** /admin/desktop-sessions: every user's desktops, filtered by bridge, platform, user and state; stop any. */
-import { createResource, createSignal, For, Show } from "solid-js";
+import { createResource, createSignal, Show } from "solid-js";
 import { listAllSessions, listBridges, stopAnySession } from "../api/admin-desktops-api.ts";
 import { type AdminDesktopSession, type AdminSessionQuery, type DesktopState, PLATFORMS, type Platform } from "../api/desktop-types.ts";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
 import { DataTable } from "../components/DataTable.tsx";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { FilterSelect } from "../components/FilterSelect.tsx";
 import { LoadState } from "../components/LoadState.tsx";
 import { STATE_LABELS, stateBadgeClass } from "../lib/desktop-labels.ts";
 import { formatDateTime } from "../lib/format.ts";
@@ -56,31 +57,13 @@ export function AdminDesktopSessionsPage() {
     <section class="card" aria-labelledby="all-sessions-heading">
       <h2 id="all-sessions-heading">All desktop sessions</h2>
       <form class="form form-row filters" aria-label="Filter sessions" onSubmit={onFilter}>
-        <label class="field">
-          <span class="field-label">Bridge</span>
-          <select name="bridgeId">
-            <option value="">All</option>
-            <For each={bridges.latest ?? []}>{(b) => <option value={b.id}>{b.name}</option>}</For>
-          </select>
-        </label>
-        <label class="field">
-          <span class="field-label">Platform</span>
-          <select name="platform">
-            <option value="">All</option>
-            <For each={PLATFORMS}>{(p) => <option value={p}>{p}</option>}</For>
-          </select>
-        </label>
+        <FilterSelect label="Bridge" name="bridgeId" options={(bridges.latest ?? []).map((b) => ({ value: b.id, label: b.name }))} />
+        <FilterSelect label="Platform" name="platform" options={PLATFORMS} />
         <label class="field">
           <span class="field-label">User id</span>
           <input name="userId" pattern="[0-9a-fA-F\-]{36}" placeholder="any" value={query().userId ?? ""} />
         </label>
-        <label class="field">
-          <span class="field-label">State</span>
-          <select name="state">
-            <option value="">All</option>
-            <For each={STATES}>{(s) => <option value={s}>{s}</option>}</For>
-          </select>
-        </label>
+        <FilterSelect label="State" name="state" options={STATES} />
         <button type="submit" class="button">
           Apply
         </button>
