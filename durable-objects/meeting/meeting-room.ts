@@ -10,8 +10,7 @@ import { userApiKeys } from "../../migrations/schema.ts";
 import { and, eq } from "drizzle-orm";
 import { openSecret, parseMasterKeys } from "../../worker/lib/secret-box.ts";
 import { hitWindow } from "../rate-limiter/sliding-window.ts";
-import { summarizePresence } from "../room/presence.ts";
-import type { PresenceEntry, RoomIdentity } from "../room/protocol.ts";
+import type { RoomIdentity } from "../room/protocol.ts";
 import { RoomBase } from "../room/room-base.ts";
 import { type MeetingConfig, MeetingConfigSchema } from "./meeting-config.ts";
 import { type AnyDb, commitMessage, groupMembers, updateMeetingStatus } from "./meeting-records.ts";
@@ -25,7 +24,6 @@ import {
   type MeetingErrorCode,
   type MeetingMessage,
   type MeetingState,
-  PRESENCE_LIST_LIMIT,
 } from "./protocol.ts";
 import { parseSummary } from "./summary.ts";
 import { TokenCoalescer } from "./token-coalescer.ts";
@@ -60,8 +58,6 @@ interface PendingInterjection {
 /** Per-user model-call limits held in the room. */
 export const USER_LIMITS = { requestsPerMinute: 60, tokensPerMinute: 400_000 } as const;
 const MAX_ATTEMPTS = 5;
-/** Presence is published at most this often (see #presenceChanged). */
-const PRESENCE_INTERVAL_MS = 500;
 
 const EDITORS = ["owner", "editor"] as const;
 
@@ -70,9 +66,6 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
   #abort: AbortController | undefined;
   #apiKey: { value: string; source: "user" | "deployment" } | undefined;
   readonly #tokens: TokenCoalescer;
-  #presenceTimer: ReturnType<typeof setTimeout> | undefined;
-  /** when presence was last published (0: not since this instance started) */
-  #presenceAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, {
@@ -173,58 +166,12 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
     return this.#meta()?.plan;
   }
 
-  viewers() {
-    return summarizePresence(this.sockets().map((s) => s.attachment.identity));
-  }
-
-  /** The presence event's body: who is watching (the first PRESENCE_LIST_LIMIT people) and how many. */
-  #presence(): { viewers: PresenceEntry[]; users: number; connections: number } {
-    const all = this.viewers();
-    return {
-      viewers: all.slice(0, PRESENCE_LIST_LIMIT),
-      users: all.length,
-      connections: all.reduce((n, v) => n + v.connections, 0),
-    };
-  }
-
-  /**
-   * Presence changes are published at most every PRESENCE_INTERVAL_MS: the first change after a
-   * quiet spell at once, the ones after it together at the end of the interval. Each presence
-   * event goes to every socket, so publishing one per join would cost O(viewers²) as a large
-   * audience arrives.
-   */
-  #presenceChanged(): void {
-    if (this.#presenceTimer !== undefined) return;
-    const wait = this.#presenceAt + PRESENCE_INTERVAL_MS - Date.now();
-    if (wait <= 0) {
-      this.#publishPresence();
-      return;
-    }
-    this.#presenceTimer = setTimeout(() => {
-      this.#presenceTimer = undefined;
-      this.#publishPresence();
-    }, wait);
-  }
-
-  #publishPresence(): void {
-    this.#presenceAt = Date.now();
-    this.publish("presence", this.#presence());
-  }
-
   /** A command through REST (e.g. "start" right after creation); same rules as over the socket. */
   async command(identity: RoomIdentity, frame: MeetingClientFrame): Promise<{ ok: true } | { ok: false; code: string; message: string }> {
     return this.#handle(frame, identity);
   }
 
   // ── sockets ──────────────────────────────────────────────────────────────────────────────
-
-  protected override onConnect(): void {
-    this.#presenceChanged();
-  }
-
-  protected override onDisconnect(): void {
-    this.#presenceChanged();
-  }
 
   protected override async onFrame(ws: WebSocket, frame: MeetingClientFrame, identity: RoomIdentity): Promise<void> {
     const result = await this.#handle(frame, identity);

@@ -4,7 +4,7 @@
  * Runtime-neutral; the site validates incoming frames with these schemas.
  */
 import { z } from "zod";
-import { PresenceEntrySchema } from "../room/protocol.ts";
+import { PresenceBodySchema } from "../room/protocol.ts";
 
 export const MeetingClientFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ping") }),
@@ -43,9 +43,6 @@ export const MeetingMessageSchema = z.object({
 });
 export type MeetingMessage = z.infer<typeof MeetingMessageSchema>;
 
-/** A presence event names at most this many people; it always carries the totals. */
-export const PRESENCE_LIST_LIMIT = 50;
-
 const base = { seq: z.number().int(), at: z.number() };
 
 export const MeetingStateSchema = z.object({
@@ -60,14 +57,8 @@ export const MeetingStateSchema = z.object({
 export type MeetingState = z.infer<typeof MeetingStateSchema>;
 
 export const MeetingEventSchema = z.discriminatedUnion("type", [
-  /** who is watching: the first PRESENCE_LIST_LIMIT people by name, and the totals */
-  z.object({
-    ...base,
-    type: z.literal("presence"),
-    viewers: z.array(PresenceEntrySchema),
-    users: z.number().int(),
-    connections: z.number().int(),
-  }),
+  /** who is watching (the room's presence body) */
+  z.object({ ...base, type: z.literal("presence"), ...PresenceBodySchema.shape }),
   z.object({ ...base, type: z.literal("meeting_state"), ...MeetingStateSchema.shape }),
   z.object({ ...base, type: z.literal("round_start"), round: z.number().int(), rounds: z.number().int() }),
   z.object({

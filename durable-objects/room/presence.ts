@@ -1,5 +1,5 @@
 /** Pure presence bookkeeping: many sockets (tabs) of one user collapse into one entry. */
-import type { PresenceEntry, RoomIdentity } from "./protocol.ts";
+import { PRESENCE_LIST_LIMIT, type PresenceBody, type PresenceEntry, type RoomIdentity } from "./protocol.ts";
 
 export function summarizePresence(identities: readonly RoomIdentity[]): PresenceEntry[] {
   const byUser = new Map<string, PresenceEntry>();
@@ -18,4 +18,13 @@ export function summarizePresence(identities: readonly RoomIdentity[]): Presence
     }
   }
   return [...byUser.values()].sort((a, b) => a.name.localeCompare(b.name) || a.userId.localeCompare(b.userId));
+}
+
+/** A presence event's body for everyone in `entries`: the first PRESENCE_LIST_LIMIT, and the totals. */
+export function presenceBody(entries: readonly PresenceEntry[]): PresenceBody {
+  return {
+    viewers: entries.slice(0, PRESENCE_LIST_LIMIT),
+    users: entries.length,
+    connections: entries.reduce((n, v) => n + v.connections, 0),
+  };
 }

@@ -51,10 +51,21 @@ export const PresenceEntrySchema = z.object({
 });
 export type PresenceEntry = z.infer<typeof PresenceEntrySchema>;
 
+/** A presence event names at most this many people; it always carries the totals. */
+export const PRESENCE_LIST_LIMIT = 50;
+
+/** Who is in a room: the first PRESENCE_LIST_LIMIT people by name, and how many in all. */
+export const PresenceBodySchema = z.object({
+  viewers: z.array(PresenceEntrySchema),
+  users: z.number().int(),
+  connections: z.number().int(),
+});
+export type PresenceBody = z.infer<typeof PresenceBodySchema>;
+
 export const PresenceEventSchema = z.object({
   seq: z.number().int(),
   type: z.literal("presence"),
   at: z.number(),
-  viewers: z.array(PresenceEntrySchema),
+  ...PresenceBodySchema.shape,
 });
 export type PresenceEvent = z.infer<typeof PresenceEventSchema>;

@@ -1,14 +1,24 @@
 /**
- * RoomBase: the reusable shell of every room Durable Object (team presence now; meetings and
- * conversations later). It accepts WebSockets the Worker has already authenticated, keeps each
+ * RoomBase: the reusable shell of every room Durable Object (team presence, meetings; later
+ * conversations). It accepts WebSockets the Worker has already authenticated, keeps each
  * socket's identity in its attachment (so it survives hibernation), logs events with a growing
- * `seq` in SQLite, replays what a client missed (`?since=`), broadcasts live events, and checks
- * every incoming frame against a zod schema and the sender's role.
+ * `seq` in SQLite, replays what a client missed (`?since=`), broadcasts live events, publishes
+ * who is in the room (`presence`, debounced), and checks every incoming frame against a zod
+ * schema and the sender's role.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
 import { EventLog } from "./event-log.ts";
-import { IDENTITY_HEADER, ROOM_SUBPROTOCOL, type RoomErrorCode, type RoomIdentity, RoomIdentitySchema, type RoomRole } from "./protocol.ts";
+import { presenceBody, summarizePresence } from "./presence.ts";
+import {
+  IDENTITY_HEADER,
+  type PresenceEntry,
+  ROOM_SUBPROTOCOL,
+  type RoomErrorCode,
+  type RoomIdentity,
+  RoomIdentitySchema,
+  type RoomRole,
+} from "./protocol.ts";
 
 export interface SocketAttachment {
   /** random id of this connection */
@@ -36,12 +46,17 @@ export interface RoomOptions<Frame extends { type: string }> {
   compactReplay?: Readonly<Record<string, string>>;
 }
 
+/** Presence is published at most this often (see #presenceChanged). */
+const PRESENCE_INTERVAL_MS = 500;
 const PING = '{"type":"ping"}';
 const PONG = '{"type":"pong"}';
 
 export abstract class RoomBase<Frame extends { type: string }> extends DurableObject<Env> {
   protected readonly log: EventLog;
   readonly #options: RoomOptions<Frame>;
+  #presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** when presence was last published (0: not since this instance started) */
+  #presenceAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env, options: RoomOptions<Frame>) {
     super(ctx, env);
@@ -51,10 +66,6 @@ export abstract class RoomBase<Frame extends { type: string }> extends DurableOb
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
   }
 
-  /** Called after a socket is accepted and its missed events were replayed. */
-  protected onConnect(_ws: WebSocket, _identity: RoomIdentity): void | Promise<void> {}
-  /** Called after a socket closed or failed. */
-  protected onDisconnect(_identity: RoomIdentity): void | Promise<void> {}
   /** Called for every valid frame the sender's role allows. */
   protected abstract onFrame(ws: WebSocket, frame: Frame, identity: RoomIdentity): void | Promise<void>;
 
@@ -83,7 +94,7 @@ export abstract class RoomBase<Frame extends { type: string }> extends DurableOb
       const events = this.#options.compactReplay ? this.log.compacted(this.#options.compactReplay) : this.log.after(0);
       for (const event of events) server.send(event.frame);
     }
-    await this.onConnect(server, identity);
+    this.#presenceChanged();
 
     const offered =
       request.headers
@@ -131,21 +142,50 @@ export abstract class RoomBase<Frame extends { type: string }> extends DurableOb
   }
 
   override async webSocketClose(ws: WebSocket, code: number, _reason: string, _wasClean: boolean): Promise<void> {
-    await this.#dropSocket(ws, code === 1006 ? 1000 : code);
+    this.#dropSocket(ws, code === 1006 ? 1000 : code);
   }
 
   override async webSocketError(ws: WebSocket, _error: unknown): Promise<void> {
-    await this.#dropSocket(ws, 1011);
+    this.#dropSocket(ws, 1011);
   }
 
-  async #dropSocket(ws: WebSocket, code: number): Promise<void> {
+  #dropSocket(ws: WebSocket, code: number): void {
     const attachment = ws.deserializeAttachment() as SocketAttachment | null;
     try {
       ws.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000);
     } catch {
       // Already closed: a benign teardown race.
     }
-    if (attachment) await this.onDisconnect(attachment.identity);
+    if (attachment) this.#presenceChanged();
+  }
+
+  /** Who is in the room now (RPC too: the API and tests read it). */
+  viewers(): PresenceEntry[] {
+    return summarizePresence(this.sockets().map((s) => s.attachment.identity));
+  }
+
+  /**
+   * Presence changes are published at most every PRESENCE_INTERVAL_MS: the first change after a
+   * quiet spell at once, the ones after it together at the end of the interval. Each presence
+   * event goes to every socket, so publishing one per join would cost O(viewers²) as a large
+   * audience arrives.
+   */
+  #presenceChanged(): void {
+    if (this.#presenceTimer !== undefined) return;
+    const wait = this.#presenceAt + PRESENCE_INTERVAL_MS - Date.now();
+    if (wait <= 0) {
+      this.#publishPresence();
+      return;
+    }
+    this.#presenceTimer = setTimeout(() => {
+      this.#presenceTimer = undefined;
+      this.#publishPresence();
+    }, wait);
+  }
+
+  #publishPresence(): void {
+    this.#presenceAt = Date.now();
+    this.publish("presence", { ...presenceBody(this.viewers()) });
   }
 
   /** Open sockets with their identities (excluding ones already closing). */

@@ -3,7 +3,6 @@
  * sees a live `presence` event listing who else is viewing. Built on RoomBase.
  */
 import { z } from "zod";
-import { summarizePresence } from "../room/presence.ts";
 import { PingFrameSchema, ROOM_ROLES, type RoomIdentity } from "../room/protocol.ts";
 import { RoomBase } from "../room/room-base.ts";
 
@@ -21,25 +20,7 @@ export class TeamPresenceRoom extends RoomBase<TeamClientFrame> {
     });
   }
 
-  protected override onConnect(): void {
-    this.#publishPresence();
-  }
-
-  protected override onDisconnect(): void {
-    this.#publishPresence();
-  }
-
   protected override onFrame(_ws: WebSocket, _frame: TeamClientFrame, _identity: RoomIdentity): void {
-    // Pings are answered by the base; presence rooms take no other commands.
-  }
-
-  #publishPresence(): void {
-    const viewers = summarizePresence(this.sockets().map((s) => s.attachment.identity));
-    this.publish("presence", { viewers });
-  }
-
-  /** Current viewers (RPC, used by the API and tests). */
-  viewers() {
-    return summarizePresence(this.sockets().map((s) => s.attachment.identity));
+    // Pings and presence are the base's; presence rooms take no other commands.
   }
 }

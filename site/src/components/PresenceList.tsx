@@ -16,18 +16,22 @@ export interface PresenceListProps {
 
 export function PresenceList(props: PresenceListProps) {
   const [viewers, setViewers] = createSignal<PresenceEntry[]>([]);
+  const [total, setTotal] = createSignal(0);
   const [status, setStatus] = createSignal<PresenceStatus>("connecting");
   let socket: PresenceSocket | undefined;
 
   onMount(() => {
     socket = connectPresence({
       teamId: props.teamId,
-      onPresence: setViewers,
+      onPresence: (list, users) => {
+        setViewers(list);
+        setTotal(users);
+      },
       onStatus: setStatus,
       ...(props.beforeReconnect && { beforeReconnect: props.beforeReconnect }),
     });
   });
   onCleanup(() => socket?.close());
 
-  return <PresenceView viewers={viewers()} status={status()} selfId={props.selfId} />;
+  return <PresenceView viewers={viewers()} total={total()} status={status()} selfId={props.selfId} />;
 }

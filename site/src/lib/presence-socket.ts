@@ -9,7 +9,8 @@ export type PresenceStatus = RoomSocketStatus;
 
 export interface PresenceSocketOptions {
   teamId: string;
-  onPresence(viewers: PresenceEntry[]): void;
+  /** the first people in the room, and how many there are in all */
+  onPresence(viewers: PresenceEntry[], users: number): void;
   onStatus(status: PresenceStatus): void;
   /** see RoomSocketOptions.beforeReconnect */
   beforeReconnect?: () => Promise<void>;
@@ -25,7 +26,7 @@ export function connectPresence(options: PresenceSocketOptions): PresenceSocket 
     onStatus: options.onStatus,
     onEvent(event) {
       const presence = PresenceEventSchema.safeParse(event);
-      if (presence.success) options.onPresence(presence.data.viewers);
+      if (presence.success) options.onPresence(presence.data.viewers, presence.data.users);
     },
     onError(code, message) {
       console.warn("presence socket error frame", code, message);
