@@ -1,6 +1,7 @@
 /** The fields of an agent (title, expertise, goal, role, model, optional temperature). */
-import { createSignal, createUniqueId, Show } from "solid-js";
+import { createUniqueId, Show } from "solid-js";
 import type { Agent, AgentInput } from "../api/types.ts";
+import { createAction } from "../lib/action.ts";
 import { ErrorAlert } from "./ErrorAlert.tsx";
 
 /** Suggested model ids; any id the API accepts may be typed. */
@@ -32,17 +33,14 @@ function readInput(data: FormData, editing: boolean): AgentInput {
 }
 
 export function AgentForm(props: AgentFormProps) {
-  const [error, setError] = createSignal<unknown>();
-  const [busy, setBusy] = createSignal(false);
+  const { busy, error, run } = createAction();
   const temperatureHint = createUniqueId();
   const modelListId = createUniqueId();
 
   async function onSubmit(event: SubmitEvent) {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await props.onSubmit(readInput(new FormData(form), props.agent !== undefined));
       if (!props.agent) {
         form.reset();
@@ -50,11 +48,7 @@ export function AgentForm(props: AgentFormProps) {
         const model = form.elements.namedItem("model");
         if (model instanceof HTMLInputElement) model.value = MODEL_SUGGESTIONS[0];
       }
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

@@ -6,6 +6,7 @@ import { createSignal, createUniqueId } from "solid-js";
 import { MEETING_LIMITS } from "../../../durable-objects/meeting/meeting-config.ts";
 import { branchMeeting } from "../api/meetings-api.ts";
 import type { BranchInput, Meeting } from "../api/types.ts";
+import { createAction } from "../lib/action.ts";
 import { ErrorAlert } from "./ErrorAlert.tsx";
 import { ListInput } from "./ListInput.tsx";
 
@@ -27,8 +28,7 @@ export function BranchForm(props: BranchFormProps) {
   const [agenda, setAgenda] = createSignal(config().agenda);
   const [questions, setQuestions] = createSignal<string[]>([...config().agendaQuestions]);
   const [rules, setRules] = createSignal<string[]>([...config().agendaRules]);
-  const [error, setError] = createSignal<unknown>();
-  const [busy, setBusy] = createSignal(false);
+  const { busy, error, run } = createAction();
   const roundsHint = createUniqueId();
 
   async function onSubmit(event: SubmitEvent) {
@@ -51,15 +51,7 @@ export function BranchForm(props: BranchFormProps) {
       .filter(Boolean);
     if (!sameList(q, config().agendaQuestions)) input.agendaQuestions = q;
     if (!sameList(r, config().agendaRules)) input.agendaRules = r;
-    setBusy(true);
-    setError(undefined);
-    try {
-      props.onBranched(await branchMeeting(props.meeting.id, input));
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    await run(async () => props.onBranched(await branchMeeting(props.meeting.id, input)));
   }
 
   return (

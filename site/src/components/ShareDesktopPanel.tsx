@@ -5,6 +5,7 @@
  */
 import { createResource, createSignal, For, Show } from "solid-js";
 import { createDesktopShare, listDesktopShares, revokeDesktopShare } from "../api/desktops-api.ts";
+import { createAction } from "../lib/action.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { CopyButton } from "./CopyButton.tsx";
 import { ErrorAlert } from "./ErrorAlert.tsx";
@@ -12,22 +13,15 @@ import { ErrorAlert } from "./ErrorAlert.tsx";
 export function ShareDesktopPanel(props: { sessionId: string }) {
   const [shares, { refetch }] = createResource(() => props.sessionId, listDesktopShares);
   const [link, setLink] = createSignal<string>();
-  const [error, setError] = createSignal<unknown>();
-  const [busy, setBusy] = createSignal(false);
+  const { busy, error, setError, run } = createAction();
 
   async function share() {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const created = await createDesktopShare(props.sessionId);
       // Same origin as this page, whatever origin the API believes it has.
       setLink(`${window.location.origin}/desktops/shared#token=${encodeURIComponent(created.token)}`);
       void refetch();
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function revoke(shareId: string) {

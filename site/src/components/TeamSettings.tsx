@@ -2,6 +2,7 @@
 import { createSignal, Show } from "solid-js";
 import { deleteTeam, updateTeam } from "../api/teams-api.ts";
 import type { Team } from "../api/types.ts";
+import { createAction } from "../lib/action.ts";
 import { ConfirmButton } from "./ConfirmButton.tsx";
 import { ErrorAlert } from "./ErrorAlert.tsx";
 import { RoleBadge } from "./RoleBadge.tsx";
@@ -14,27 +15,20 @@ export interface TeamSettingsProps {
 
 export function TeamSettings(props: TeamSettingsProps) {
   const [editing, setEditing] = createSignal(false);
-  const [busy, setBusy] = createSignal(false);
-  const [error, setError] = createSignal<unknown>();
+  const { busy, error, setError, run } = createAction();
   const isOwner = () => props.team.role === "owner";
 
   async function onSave(event: SubmitEvent) {
     event.preventDefault();
     const data = new FormData(event.currentTarget as HTMLFormElement);
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const team = await updateTeam(props.team.id, {
         name: String(data.get("name") ?? "").trim(),
         description: String(data.get("description") ?? "").trim(),
       });
       props.onUpdated(team);
       setEditing(false);
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function onDelete() {

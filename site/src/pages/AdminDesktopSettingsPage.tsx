@@ -3,23 +3,21 @@ import { createResource, createSignal, Show } from "solid-js";
 import { getDesktopSettings, saveDesktopSettings } from "../api/admin-desktops-api.ts";
 import { ActionFeedback } from "../components/ActionFeedback.tsx";
 import { LoadError } from "../components/LoadError.tsx";
+import { createAction } from "../lib/action.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 
 export function AdminDesktopSettingsPage() {
   usePageTitle(() => "Desktop quotas");
   const [settings, { mutate, refetch }] = createResource(getDesktopSettings);
-  const [error, setError] = createSignal<unknown>();
+  const { busy, error, run } = createAction();
   const [notice, setNotice] = createSignal<string>();
-  const [busy, setBusy] = createSignal(false);
 
   async function onSubmit(event: SubmitEvent) {
     event.preventDefault();
     const data = new FormData(event.currentTarget as HTMLFormElement);
     const num = (name: string) => Number(String(data.get(name) ?? ""));
-    setBusy(true);
-    setError(undefined);
     setNotice(undefined);
-    try {
+    await run(async () => {
       mutate(
         await saveDesktopSettings({
           maxConcurrentSessions: num("maxConcurrentSessions"),
@@ -28,11 +26,7 @@ export function AdminDesktopSettingsPage() {
         }),
       );
       setNotice("Quotas saved.");
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

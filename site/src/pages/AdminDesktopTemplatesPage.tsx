@@ -10,6 +10,7 @@ import { ActionFeedback } from "../components/ActionFeedback.tsx";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
 import { DataTable } from "../components/DataTable.tsx";
 import { LoadState } from "../components/LoadState.tsx";
+import { createAction } from "../lib/action.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 
 /** `KEY=value` lines ⇄ an environment record. */
@@ -38,9 +39,8 @@ export function AdminDesktopTemplatesPage() {
   // Not deduplicated: after form.reset() the same values must be written into the fields again.
   const [editing, setEditing] = createSignal<DesktopTemplate | undefined>(undefined, { equals: false });
   const [kind, setKind] = createSignal<TemplateKind>("container", { equals: false });
-  const [error, setError] = createSignal<unknown>();
+  const { busy, error, setError, run } = createAction();
   const [notice, setNotice] = createSignal<string>();
-  const [busy, setBusy] = createSignal(false);
   let form!: HTMLFormElement;
 
   const readyImages = () => (images.latest ?? []).filter((i) => i.status === "ready");
@@ -70,10 +70,8 @@ export function AdminDesktopTemplatesPage() {
       persistentHome: data.get("persistentHome") === "on",
       enabled: data.get("enabled") === "on",
     };
-    setBusy(true);
-    setError(undefined);
     setNotice(undefined);
-    try {
+    await run(async () => {
       const current = editing();
       if (current) {
         const updated = await updateTemplate(current.id, input);
@@ -85,11 +83,7 @@ export function AdminDesktopTemplatesPage() {
         setNotice(`Created “${created.name}”.`);
       }
       startEdit(undefined);
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function toggle(t: DesktopTemplate) {

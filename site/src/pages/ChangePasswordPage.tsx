@@ -5,6 +5,7 @@
 import { A } from "@solidjs/router";
 import { createSignal, createUniqueId, Show } from "solid-js";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { createAction } from "../lib/action.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 import { changePassword } from "../session/session.ts";
 
@@ -15,8 +16,7 @@ export interface ChangePasswordPageProps {
 
 export function ChangePasswordPage(props: ChangePasswordPageProps) {
   usePageTitle(() => (props.forced ? "Choose a new password" : "Change password"));
-  const [error, setError] = createSignal<unknown>();
-  const [busy, setBusy] = createSignal(false);
+  const { busy, error, setError, run } = createAction();
   const [done, setDone] = createSignal(false);
   const hint = createUniqueId();
 
@@ -36,16 +36,11 @@ export function ChangePasswordPage(props: ChangePasswordPageProps) {
       setError(new Error("The new password must differ from the current one."));
       return;
     }
-    setBusy(true);
-    try {
+    await run(async () => {
       await changePassword({ currentPassword, newPassword });
       form.reset();
       setDone(true);
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

@@ -1,7 +1,8 @@
 /** Sign in with a username or email and a password. */
 import { A, Navigate, useNavigate, useSearchParams } from "@solidjs/router";
-import { createSignal, Match, Switch } from "solid-js";
+import { Match, Switch } from "solid-js";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { createAction } from "../lib/action.ts";
 import { safeNextPath } from "../lib/format.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 import { authEnabled, currentUser, signIn } from "../session/session.ts";
@@ -10,8 +11,7 @@ export function LoginPage() {
   usePageTitle(() => "Sign in");
   const navigate = useNavigate();
   const [params] = useSearchParams();
-  const [error, setError] = createSignal<unknown>();
-  const [busy, setBusy] = createSignal(false);
+  const { busy, error, run } = createAction();
   const next = () => safeNextPath(params.next) ?? "/teams";
 
   async function onSubmit(event: SubmitEvent) {
@@ -19,16 +19,10 @@ export function LoginPage() {
     const data = new FormData(event.currentTarget as HTMLFormElement);
     // Read before signing in: the redirect below changes the location (and its ?next).
     const destination = next();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await signIn({ login: String(data.get("login") ?? "").trim(), password: String(data.get("password") ?? "") });
       navigate(destination, { replace: true });
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

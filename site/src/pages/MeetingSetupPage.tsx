@@ -12,6 +12,7 @@ import type { MeetingInput, MeetingType } from "../api/types.ts";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
 import { ListInput } from "../components/ListInput.tsx";
 import { MeetingAgentFields, type MeetingAgentSelection } from "../components/MeetingAgentFields.tsx";
+import { createAction } from "../lib/action.ts";
 import { formatDate } from "../lib/format.ts";
 import { PRINCIPAL_INVESTIGATOR_ID, SCIENTIFIC_CRITIC_ID } from "../lib/meeting-labels.ts";
 import { usePageTitle } from "../lib/page-title.ts";
@@ -43,9 +44,8 @@ export function MeetingSetupPage() {
     criticId: SCIENTIFIC_CRITIC_ID,
   });
   const [parallel, setParallel] = createSignal(false);
-  const [error, setError] = createSignal<unknown>();
+  const { busy, error, setError, run } = createAction();
   const [problem, setProblem] = createSignal<string>();
-  const [busy, setBusy] = createSignal(false);
 
   const roundsHint = createUniqueId();
   const temperatureHint = createUniqueId();
@@ -109,8 +109,7 @@ export function MeetingSetupPage() {
     if (problem()) return;
     const data = new FormData(form);
     const input = readInput(data);
-    setBusy(true);
-    try {
+    await run(async () => {
       if (parallel()) {
         const group = await createParallelMeetings(teamId(), { ...input, copies: Number(data.get("copies") ?? MIN_COPIES) });
         const first = group.meetings[0];
@@ -119,11 +118,7 @@ export function MeetingSetupPage() {
         const meeting = await createMeeting(teamId(), input);
         navigate(`/meetings/${meeting.id}`);
       }
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

@@ -1,7 +1,8 @@
 /** Create an account (and be signed in). */
 import { A, Navigate, useNavigate, useSearchParams } from "@solidjs/router";
-import { createSignal, createUniqueId, Match, Switch } from "solid-js";
+import { createUniqueId, Match, Switch } from "solid-js";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
+import { createAction } from "../lib/action.ts";
 import { safeNextPath } from "../lib/format.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 import { authEnabled, currentUser, registerAccount } from "../session/session.ts";
@@ -10,8 +11,7 @@ export function RegisterPage() {
   usePageTitle(() => "Create account");
   const navigate = useNavigate();
   const [params] = useSearchParams();
-  const [error, setError] = createSignal<unknown>();
-  const [busy, setBusy] = createSignal(false);
+  const { busy, error, run } = createAction();
   const next = () => safeNextPath(params.next) ?? "/teams";
   const usernameHint = createUniqueId();
   const passwordHint = createUniqueId();
@@ -22,9 +22,7 @@ export function RegisterPage() {
     const displayName = String(data.get("displayName") ?? "").trim();
     // Read before signing in: the redirect below changes the location (and its ?next).
     const destination = next();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await registerAccount({
         username: String(data.get("username") ?? "").trim(),
         email: String(data.get("email") ?? "").trim(),
@@ -32,11 +30,7 @@ export function RegisterPage() {
         ...(displayName && { displayName }),
       });
       navigate(destination, { replace: true });
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

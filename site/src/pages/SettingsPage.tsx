@@ -8,6 +8,7 @@ import { ActionFeedback } from "../components/ActionFeedback.tsx";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
 import { DataTable } from "../components/DataTable.tsx";
 import { LoadState } from "../components/LoadState.tsx";
+import { createAction } from "../lib/action.ts";
 import { formatCount, formatDateTime, formatUsd } from "../lib/format.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 
@@ -24,9 +25,8 @@ export function SettingsPage() {
 
 function ApiKeySection() {
   const [keys, { refetch, mutate }] = createResource(listApiKeys);
-  const [error, setError] = createSignal<unknown>();
+  const { busy, error, setError, run } = createAction();
   const [notice, setNotice] = createSignal<string>();
-  const [busy, setBusy] = createSignal(false);
   const hintId = createUniqueId();
   const anthropic = () => keys.latest?.keys.find((k) => k.provider === "anthropic");
 
@@ -35,19 +35,13 @@ function ApiKeySection() {
     const form = event.currentTarget as HTMLFormElement;
     const apiKey = String(new FormData(form).get("apiKey") ?? "").trim();
     if (!apiKey) return;
-    setBusy(true);
-    setError(undefined);
     setNotice(undefined);
-    try {
+    await run(async () => {
       const saved = await saveApiKey("anthropic", apiKey);
       mutate((list) => list && { ...list, keys: [...list.keys.filter((k) => k.provider !== "anthropic"), saved] });
       form.reset();
       setNotice(`Key ending in ${saved.hint.replace(/^…/, "")} saved. New meetings you start use it.`);
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function onRemove() {

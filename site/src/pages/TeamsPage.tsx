@@ -6,13 +6,13 @@ import type { Team } from "../api/types.ts";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
 import { LoadState } from "../components/LoadState.tsx";
 import { RoleBadge } from "../components/RoleBadge.tsx";
+import { createAction } from "../lib/action.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 
 export function TeamsPage() {
   usePageTitle(() => "Teams");
   const [teams, { refetch, mutate }] = createResource(listTeams);
-  const [error, setError] = createSignal<unknown>();
-  const [busy, setBusy] = createSignal(false);
+  const { busy, error, run } = createAction();
   const [created, setCreated] = createSignal<Team>();
 
   async function onCreate(event: SubmitEvent) {
@@ -20,19 +20,13 @@ export function TeamsPage() {
     const form = event.currentTarget as HTMLFormElement;
     const data = new FormData(form);
     const description = String(data.get("description") ?? "").trim();
-    setBusy(true);
-    setError(undefined);
     setCreated(undefined);
-    try {
+    await run(async () => {
       const team = await createTeam({ name: String(data.get("name") ?? "").trim(), ...(description && { description }) });
       mutate((list) => [...(list ?? []), team].sort((a, b) => a.name.localeCompare(b.name)));
       setCreated(team);
       form.reset();
-    } catch (e: unknown) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
