@@ -132,3 +132,8 @@ export function requireAdmin(c: Context<AppEnv>): AuthContext {
 export function clientIp(c: Context<AppEnv>): string {
   return c.req.header("CF-Connecting-IP") ?? c.req.header("X-Real-IP") ?? "unknown";
 }
+
+/** The actor fields of an audit entry for a signed-in caller: who, and from where. */
+export function auditActor(c: Context<AppEnv>, auth: AuthContext): { actorId: string; actorName: string; ip: string } {
+  return { actorId: auth.userId, actorName: auth.name, ip: clientIp(c) };
+}

@@ -23,7 +23,7 @@ import {
   jsonResponse,
   TimestampSchema,
 } from "../lib/router.ts";
-import { clientIp, requireAdmin } from "../middleware/auth.ts";
+import { auditActor, clientIp, requireAdmin } from "../middleware/auth.ts";
 import { type AuditAction, auditInsert } from "../services/audit.ts";
 import { hubStub, sessionStub } from "../services/desktop-sessions.ts";
 
@@ -174,12 +174,10 @@ export const adminBridgeRoutes = createRouter()
       .returning();
     if (!bridge) throw new Error("bridge insert returned no row");
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.bridge.register",
       targetType: "bridge",
       targetId: bridge.id,
-      ip: clientIp(c),
       detail: { name: bridge.name },
     });
     return c.json({ bridge: bridgeView(bridge, 0), token }, 201);
@@ -199,12 +197,10 @@ export const adminBridgeRoutes = createRouter()
     for (const s of orphans) await sessionStub(c.env, s.id).abandon(`Its bridge '${bridge.name}' was deregistered.`);
     await db.delete(bridges).where(eq(bridges.id, bridgeId));
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.bridge.deregister",
       targetType: "bridge",
       targetId: bridgeId,
-      ip: clientIp(c),
       detail: { name: bridge.name, abandonedSessions: orphans.length },
     });
     return c.body(null, 204);
@@ -225,12 +221,10 @@ export const adminBridgeRoutes = createRouter()
     // The connection made with the old token must not outlive it.
     await hubStub(c.env, bridgeId).disconnect("The bridge token was rotated.");
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.bridge.rotate_token",
       targetType: "bridge",
       targetId: bridgeId,
-      ip: clientIp(c),
     });
     const [row] = await db.select({ active: activeCount }).from(bridges).where(eq(bridges.id, bridgeId));
     return c.json({ bridge: bridgeView(bridge, row?.active ?? 0), token }, 200);

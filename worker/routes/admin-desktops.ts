@@ -10,7 +10,7 @@ import { type AnyDb, readDesktopSettings, writeDesktopSettings } from "../../dur
 import { getDb } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
 import { createRouter, errorResponses, IdParam, isoRequired, jsonBody, jsonResponse, TimestampSchema } from "../lib/router.ts";
-import { clientIp, requireAdmin } from "../middleware/auth.ts";
+import { auditActor, requireAdmin } from "../middleware/auth.ts";
 import { auditInsert } from "../services/audit.ts";
 import {
   DesktopSessionSchema,
@@ -228,12 +228,10 @@ export const adminDesktopRoutes = createRouter()
     const [created] = await db.insert(desktopTemplates).values(body).returning();
     if (!created) throw new Error("template insert returned no row");
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.desktop_template.create",
       targetType: "desktop_template",
       targetId: created.id,
-      ip: clientIp(c),
       detail: { name: created.name },
     });
     return c.json({ template: templateView(created) }, 201);
@@ -254,12 +252,10 @@ export const adminDesktopRoutes = createRouter()
       .returning();
     if (!updated) throw new ApiError("TEMPLATE_NOT_FOUND", "No such desktop template.");
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.desktop_template.update",
       targetType: "desktop_template",
       targetId: templateId,
-      ip: clientIp(c),
       detail: { fields: Object.keys(body) },
     });
     return c.json({ template: templateView(updated) }, 200);
@@ -274,12 +270,10 @@ export const adminDesktopRoutes = createRouter()
       .returning({ name: desktopTemplates.name });
     if (!deleted) throw new ApiError("TEMPLATE_NOT_FOUND", "No such desktop template.");
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.desktop_template.delete",
       targetType: "desktop_template",
       targetId: templateId,
-      ip: clientIp(c),
       detail: { name: deleted.name },
     });
     return c.body(null, 204);
@@ -294,12 +288,10 @@ export const adminDesktopRoutes = createRouter()
     const db = getDb(c.env);
     const settings = await writeDesktopSettings(db as unknown as AnyDb, body);
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.desktop_settings.update",
       targetType: "desktop_settings",
       targetId: "1",
-      ip: clientIp(c),
       detail: { ...body },
     });
     return c.json({ settings }, 200);
@@ -338,12 +330,10 @@ export const adminDesktopRoutes = createRouter()
     if (!session) throw new ApiError("DESKTOP_NOT_FOUND", "No such desktop.");
     unwrap(await sessionStub(c.env, session.id).stop(`Stopped by an administrator (${auth.name}).`));
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.desktop.stop",
       targetType: "desktop",
       targetId: session.id,
-      ip: clientIp(c),
       detail: { userId: session.userId },
     });
     return c.json({ session: sessionView((await loadSession(db, session.id)) ?? session) }, 202);

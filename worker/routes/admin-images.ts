@@ -12,7 +12,7 @@ import { getDb } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
 import { createRouter, errorResponses, IdParam, iso, isoRequired, jsonBody, jsonResponse, TimestampSchema } from "../lib/router.ts";
 import { signImageLink } from "../lib/signed-links.ts";
-import { clientIp, requireAdmin } from "../middleware/auth.ts";
+import { auditActor, requireAdmin } from "../middleware/auth.ts";
 import { auditInsert } from "../services/audit.ts";
 import { publicOrigin } from "../services/desktop-sessions.ts";
 
@@ -187,12 +187,10 @@ export const adminImageRoutes = createRouter()
       .returning();
     if (!image) throw new Error("image insert returned no row");
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.image.create",
       targetType: "image",
       targetId: id,
-      ip: clientIp(c),
       detail: { name: body.name, filename: body.filename },
     });
     return c.json({ image: imageView(image), minPartBytes: MIN_PART_BYTES, maxPartBytes: MAX_PART_BYTES, maxParts: MAX_PARTS }, 201);
@@ -272,12 +270,10 @@ export const adminImageRoutes = createRouter()
       .returning();
     await db.delete(vmImageParts).where(eq(vmImageParts.imageId, image.id));
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.image.complete",
       targetType: "image",
       targetId: image.id,
-      ip: clientIp(c),
       detail: { sizeBytes: object.size },
     });
     return c.json({ image: imageView(ready ?? (await loadImage(c.env, image.id))) }, 200);
@@ -301,12 +297,10 @@ export const adminImageRoutes = createRouter()
     }
     await db.delete(vmImages).where(eq(vmImages.id, image.id));
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "admin.image.delete",
       targetType: "image",
       targetId: image.id,
-      ip: clientIp(c),
       detail: { name: image.name, status: image.status },
     });
     return c.body(null, 204);

@@ -8,7 +8,7 @@ import { auditLog, users } from "../../migrations/schema.ts";
 import { getDb } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
 import { createRouter, errorResponses, IdParam, isoRequired, jsonBody, jsonResponse, TimestampSchema } from "../lib/router.ts";
-import { clientIp, requireAdmin } from "../middleware/auth.ts";
+import { auditActor, requireAdmin } from "../middleware/auth.ts";
 import { type AuditAction, auditInsert } from "../services/audit.ts";
 import { revokeAllFamilies } from "../services/sessions.ts";
 import { UserSchema, userView } from "./auth.ts";
@@ -130,7 +130,7 @@ export const adminRoutes = createRouter()
       // (an access token already issued lives at most 15 minutes).
       revokeAllFamilies(db, userId, body.isActive === false ? "deactivated" : "role_change"),
       ...actions.map((action) =>
-        auditInsert(db, { actorId: auth.userId, actorName: auth.name, action, targetType: "user", targetId: userId, ip: clientIp(c), detail: { username: updated.username } }),
+        auditInsert(db, { ...auditActor(c, auth), action, targetType: "user", targetId: userId, detail: { username: updated.username } }),
       ),
     ]);
     return c.json({ user: userView(updated) }, 200);

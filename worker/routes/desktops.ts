@@ -12,7 +12,7 @@ import { getDb } from "../db/client.ts";
 import { randomToken, sha256Hex } from "../lib/bytes.ts";
 import { ApiError } from "../lib/errors.ts";
 import { createRouter, errorResponses, IdParam, iso, isoRequired, jsonBody, jsonResponse, TimestampSchema } from "../lib/router.ts";
-import { clientIp, requireUser } from "../middleware/auth.ts";
+import { auditActor, clientIp, requireUser } from "../middleware/auth.ts";
 import { auditInsert } from "../services/audit.ts";
 import {
   areTeammates,
@@ -324,12 +324,10 @@ export const desktopRoutes = createRouter()
       .returning();
     if (!share) throw new Error("share insert returned no row");
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: "desktop.share.create",
       targetType: "desktop_share",
       targetId: share.id,
-      ip: clientIp(c),
       detail: { sessionId: session.id, userId: share.userId },
     });
     // The token rides in the fragment so it never reaches a server log.

@@ -8,7 +8,7 @@ import { TEAM_ROLES, teamMembers, teams, users } from "../../migrations/schema.t
 import { type Db, getDb, pgErrorCode } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
 import { createRouter, errorResponses, IdParam, isoRequired, jsonBody, jsonResponse, TimestampSchema } from "../lib/router.ts";
-import { clientIp, requireUser } from "../middleware/auth.ts";
+import { auditActor, requireUser } from "../middleware/auth.ts";
 import { auditInsert } from "../services/audit.ts";
 import { requireTeamRole } from "../services/team-access.ts";
 
@@ -174,7 +174,7 @@ export const teamRoutes = createRouter()
     const [[team]] = await db.batch([
       db.insert(teams).values({ id, name: body.name, description: body.description ?? "", createdBy: auth.userId }).returning(),
       db.insert(teamMembers).values({ teamId: id, userId: auth.userId, role: "owner" }),
-      auditInsert(db, { actorId: auth.userId, actorName: auth.name, action: "team.create", targetType: "team", targetId: id, ip: clientIp(c), detail: { name: body.name } }),
+      auditInsert(db, { ...auditActor(c, auth), action: "team.create", targetType: "team", targetId: id, detail: { name: body.name } }),
     ]);
     if (!team) throw new Error("team insert returned no row");
     return c.json({ team: teamView(team, "owner") }, 201);
@@ -203,7 +203,7 @@ export const teamRoutes = createRouter()
         .set({ ...(body.name !== undefined && { name: body.name }), ...(body.description !== undefined && { description: body.description }), updatedAt: new Date() })
         .where(eq(teams.id, teamId))
         .returning(),
-      auditInsert(db, { actorId: auth.userId, actorName: auth.name, action: "team.update", targetType: "team", targetId: teamId, ip: clientIp(c), detail: body }),
+      auditInsert(db, { ...auditActor(c, auth), action: "team.update", targetType: "team", targetId: teamId, detail: body }),
     ]);
     if (!team) throw new ApiError("TEAM_NOT_FOUND", "No such team.");
     return c.json({ team: teamView(team, "owner") }, 200);
@@ -215,7 +215,7 @@ export const teamRoutes = createRouter()
     await requireTeamRole(db, teamId, auth.userId, "owner");
     await db.batch([
       db.delete(teams).where(eq(teams.id, teamId)),
-      auditInsert(db, { actorId: auth.userId, actorName: auth.name, action: "team.delete", targetType: "team", targetId: teamId, ip: clientIp(c) }),
+      auditInsert(db, { ...auditActor(c, auth), action: "team.delete", targetType: "team", targetId: teamId }),
     ]);
     return c.body(null, 204);
   })
@@ -249,12 +249,10 @@ export const teamRoutes = createRouter()
       await db.batch([
         db.insert(teamMembers).values({ teamId, userId: user.id, role: body.role }),
         auditInsert(db, {
-          actorId: auth.userId,
-          actorName: auth.name,
+          ...auditActor(c, auth),
           action: "team.member.add",
           targetType: "member",
           targetId: user.id,
-          ip: clientIp(c),
           detail: { teamId, username: user.username, role: body.role },
         }),
       ]);
@@ -288,7 +286,7 @@ export const teamRoutes = createRouter()
       await memberView(db, teamId, userId); // 404 if not a member at all
       throw new ApiError("LAST_OWNER", "A team needs at least one owner: make someone else an owner first.");
     }
-    await auditInsert(db, { actorId: auth.userId, actorName: auth.name, action: "team.member.role_change", targetType: "member", targetId: userId, ip: clientIp(c), detail: { teamId, role } });
+    await auditInsert(db, { ...auditActor(c, auth), action: "team.member.role_change", targetType: "member", targetId: userId, detail: { teamId, role } });
     return c.json({ member: await memberView(db, teamId, userId) }, 200);
   })
   .openapi(removeMember, async (c) => {
@@ -309,12 +307,10 @@ export const teamRoutes = createRouter()
       throw new ApiError("LAST_OWNER", self ? "You are the last owner: make someone else an owner, or delete the team." : "A team needs at least one owner.");
     }
     await auditInsert(db, {
-      actorId: auth.userId,
-      actorName: auth.name,
+      ...auditActor(c, auth),
       action: self ? "team.member.leave" : "team.member.remove",
       targetType: "member",
       targetId: userId,
-      ip: clientIp(c),
       detail: { teamId },
     });
     return c.body(null, 204);
