@@ -3,6 +3,7 @@ import { createUniqueId, Show } from "solid-js";
 import type { Agent, AgentInput } from "../api/types.ts";
 import { createAction } from "../lib/action.ts";
 import { ErrorAlert } from "./ErrorAlert.tsx";
+import { TemperatureField } from "./TemperatureField.tsx";
 
 /** Suggested model ids; any id the API accepts may be typed. */
 export const MODEL_SUGGESTIONS = ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"] as const;
@@ -34,7 +35,6 @@ function readInput(data: FormData, editing: boolean): AgentInput {
 
 export function AgentForm(props: AgentFormProps) {
   const { busy, error, run } = createAction();
-  const temperatureHint = createUniqueId();
   const modelListId = createUniqueId();
 
   async function onSubmit(event: SubmitEvent) {
@@ -90,24 +90,11 @@ export function AgentForm(props: AgentFormProps) {
           {props.agent?.role ?? ""}
         </textarea>
       </label>
-      <div class="field field-short">
-        <label class="field-control">
-          <span class="field-label">Temperature</span>
-          <input
-            name="temperature"
-            type="number"
-            min="0"
-            max="1"
-            step="0.05"
-            inputmode="decimal"
-            value={props.agent?.temperature ?? ""}
-            aria-describedby={temperatureHint}
-          />
-        </label>
-        <span class="field-hint" id={temperatureHint}>
-          Optional, 0–1. Leave empty for the model's default.
-        </span>
-      </div>
+      <TemperatureField
+        class="field-short"
+        value={props.agent?.temperature ?? ""}
+        hint="Optional, 0–1. Leave empty for the model's default."
+      />
       <datalist id={modelListId}>
         {MODEL_SUGGESTIONS.map((m) => (
           <option value={m} />

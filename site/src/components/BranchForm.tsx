@@ -2,13 +2,14 @@
  * "Branch from here": a new meeting that shares this one's transcript up to a finished turn and
  * continues with changed rounds, temperature or agenda. Starts as a copy of the current settings.
  */
-import { createSignal, createUniqueId } from "solid-js";
+import { createSignal } from "solid-js";
 import { MEETING_LIMITS } from "../../../durable-objects/meeting/meeting-config.ts";
 import { branchMeeting } from "../api/meetings-api.ts";
 import type { BranchInput, Meeting } from "../api/types.ts";
 import { createAction } from "../lib/action.ts";
 import { ErrorAlert } from "./ErrorAlert.tsx";
 import { ListInput } from "./ListInput.tsx";
+import { MeetingTuningFields } from "./MeetingTuningFields.tsx";
 
 const L = MEETING_LIMITS;
 
@@ -29,7 +30,6 @@ export function BranchForm(props: BranchFormProps) {
   const [questions, setQuestions] = createSignal<string[]>([...config().agendaQuestions]);
   const [rules, setRules] = createSignal<string[]>([...config().agendaRules]);
   const { busy, error, run } = createAction();
-  const roundsHint = createUniqueId();
 
   async function onSubmit(event: SubmitEvent) {
     event.preventDefault();
@@ -65,42 +65,12 @@ export function BranchForm(props: BranchFormProps) {
       <p class="field-hint">
         A new meeting that keeps the transcript up to and including this turn, then continues with the settings below.
       </p>
-      <div class="form-grid form-grid-narrow">
-        <div class="field">
-          <label class="field-control">
-            <span class="field-label">Rounds</span>
-            <input
-              name="rounds"
-              type="number"
-              required
-              min={L.minRounds}
-              max={L.maxRounds}
-              step="1"
-              value={config().rounds}
-              aria-describedby={roundsHint}
-            />
-          </label>
-          <span class="field-hint" id={roundsHint}>
-            More rounds than the original continue the discussion; the same or fewer write a new summary.
-          </span>
-        </div>
-        <label class="field">
-          <span class="field-label">Temperature</span>
-          <input name="temperature" type="number" min="0" max="1" step="0.05" value={config().temperature} inputmode="decimal" />
-        </label>
-        <label class="field">
-          <span class="field-label">Budget (USD)</span>
-          <input
-            name="maxCostUsd"
-            type="number"
-            min="0.01"
-            step="0.01"
-            value={config().maxCostUsd ?? ""}
-            placeholder="No limit"
-            inputmode="decimal"
-          />
-        </label>
-      </div>
+      <MeetingTuningFields
+        rounds={config().rounds}
+        temperature={config().temperature}
+        maxCostUsd={config().maxCostUsd}
+        roundsHint="More rounds than the original continue the discussion; the same or fewer write a new summary."
+      />
       <label class="field">
         <span class="field-label">Agenda</span>
         <textarea

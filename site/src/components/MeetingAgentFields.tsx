@@ -7,6 +7,7 @@
 import { createUniqueId, For, Show } from "solid-js";
 import type { Agent, MeetingType } from "../api/types.ts";
 import { PRINCIPAL_INVESTIGATOR, PRINCIPAL_INVESTIGATOR_ID, SCIENTIFIC_CRITIC, SCIENTIFIC_CRITIC_ID } from "../lib/meeting-labels.ts";
+import { FormField } from "./FormField.tsx";
 
 export interface MeetingAgentSelection {
   leadId: string;
@@ -23,13 +24,35 @@ export interface MeetingAgentFieldsProps {
   onChange: (value: MeetingAgentSelection) => void;
 }
 
+/** The built-in agent offered first for a part: the Principal Investigator leads or answers, the Scientific Critic critiques. */
+const BUILT_IN_LEAD = { id: PRINCIPAL_INVESTIGATOR_ID, title: PRINCIPAL_INVESTIGATOR.title };
+const BUILT_IN_CRITIC = { id: SCIENTIFIC_CRITIC_ID, title: SCIENTIFIC_CRITIC.title };
+
+interface AgentOptionsProps {
+  builtIn: { id: string; title: string };
+  agents: readonly Agent[];
+  /** an agent that already has another part, offered but disabled */
+  taken: (agent: Agent) => boolean;
+}
+
+/** The options of a `<select>` of agents: the built-in one, then the team's. */
+function AgentOptions(props: AgentOptionsProps) {
+  return (
+    <>
+      <option value={props.builtIn.id}>{props.builtIn.title} (built in)</option>
+      <For each={props.agents}>
+        {(agent) => (
+          <option value={agent.id} disabled={props.taken(agent)}>
+            {agent.title}
+          </option>
+        )}
+      </For>
+    </>
+  );
+}
+
 export function MeetingAgentFields(props: MeetingAgentFieldsProps) {
   const membersHint = createUniqueId();
-  const memberSelect = createUniqueId();
-  const memberHint = createUniqueId();
-  const leadSelect = createUniqueId();
-  const leadHint = createUniqueId();
-  const criticSelect = createUniqueId();
   const criticHint = createUniqueId();
   const set = (patch: Partial<MeetingAgentSelection>) => props.onChange({ ...props.value, ...patch });
   const titleOf = (id: string) =>
@@ -40,6 +63,8 @@ export function MeetingAgentFields(props: MeetingAgentFieldsProps) {
         : (props.agents.find((a) => a.id === id)?.title ?? "");
   const criticTitle = () => (props.value.critic ? titleOf(props.value.criticId).toLowerCase() : undefined);
   const takenByCritic = (agent: Agent) => criticTitle() === agent.title.toLowerCase();
+  const takenBySpeaker = (agent: Agent) =>
+    props.type === "team" ? props.value.leadId === agent.id || props.value.memberIds.includes(agent.id) : props.value.memberId === agent.id;
 
   function toggleMember(id: string, on: boolean) {
     const chosen = new Set(props.value.memberIds);
@@ -60,62 +85,40 @@ export function MeetingAgentFields(props: MeetingAgentFieldsProps) {
       <Show
         when={props.type === "team"}
         fallback={
-          <div class="field field-medium">
-            <label class="field-label" for={memberSelect}>
-              Member
-            </label>
-            <select
-              id={memberSelect}
-              name="memberAgentId"
-              required
-              aria-describedby={memberHint}
-              value={props.value.memberId}
-              onChange={(e) => set({ memberId: e.currentTarget.value })}
-            >
-              <option value="" disabled>
-                Choose an agent…
-              </option>
-              <option value={PRINCIPAL_INVESTIGATOR_ID}>{PRINCIPAL_INVESTIGATOR.title} (built in)</option>
-              <For each={props.agents}>
-                {(agent) => (
-                  <option value={agent.id} disabled={takenByCritic(agent)}>
-                    {agent.title}
-                  </option>
-                )}
-              </For>
-            </select>
-            <span class="field-hint" id={memberHint}>
-              The one agent who answers the agenda, round after round.
-            </span>
-          </div>
+          <FormField label="Member" class="field-medium" hint="The one agent who answers the agenda, round after round.">
+            {(ids) => (
+              <select
+                id={ids.control}
+                name="memberAgentId"
+                required
+                aria-describedby={ids.hint}
+                value={props.value.memberId}
+                onChange={(e) => set({ memberId: e.currentTarget.value })}
+              >
+                <option value="" disabled>
+                  Choose an agent…
+                </option>
+                <AgentOptions builtIn={BUILT_IN_LEAD} agents={props.agents} taken={takenByCritic} />
+              </select>
+            )}
+          </FormField>
         }
       >
         <div class="participants-team">
-          <div class="field">
-            <label class="field-label" for={leadSelect}>
-              Lead
-            </label>
-            <select
-              id={leadSelect}
-              name="leadAgentId"
-              required
-              aria-describedby={leadHint}
-              value={props.value.leadId}
-              onChange={(e) => chooseLead(e.currentTarget.value)}
-            >
-              <option value={PRINCIPAL_INVESTIGATOR_ID}>{PRINCIPAL_INVESTIGATOR.title} (built in)</option>
-              <For each={props.agents}>
-                {(agent) => (
-                  <option value={agent.id} disabled={takenByCritic(agent)}>
-                    {agent.title}
-                  </option>
-                )}
-              </For>
-            </select>
-            <span class="field-hint" id={leadHint}>
-              Opens the meeting, synthesises each round and writes the summary.
-            </span>
-          </div>
+          <FormField label="Lead" hint="Opens the meeting, synthesises each round and writes the summary.">
+            {(ids) => (
+              <select
+                id={ids.control}
+                name="leadAgentId"
+                required
+                aria-describedby={ids.hint}
+                value={props.value.leadId}
+                onChange={(e) => chooseLead(e.currentTarget.value)}
+              >
+                <AgentOptions builtIn={BUILT_IN_LEAD} agents={props.agents} taken={takenByCritic} />
+              </select>
+            )}
+          </FormField>
           <fieldset class="fieldset" aria-describedby={membersHint}>
             <legend class="field-label">Members</legend>
             <p class="field-hint" id={membersHint}>
@@ -179,33 +182,18 @@ export function MeetingAgentFields(props: MeetingAgentFieldsProps) {
           </span>
         </div>
         <Show when={props.value.critic}>
-          <div class="field">
-            <label class="field-label" for={criticSelect}>
-              Who critiques
-            </label>
-            <select
-              id={criticSelect}
-              name="criticAgentId"
-              value={props.value.criticId}
-              onChange={(e) => set({ criticId: e.currentTarget.value })}
-            >
-              <option value={SCIENTIFIC_CRITIC_ID}>{SCIENTIFIC_CRITIC.title} (built in)</option>
-              <For each={props.agents}>
-                {(agent) => (
-                  <option
-                    value={agent.id}
-                    disabled={
-                      props.type === "team"
-                        ? props.value.leadId === agent.id || props.value.memberIds.includes(agent.id)
-                        : props.value.memberId === agent.id
-                    }
-                  >
-                    {agent.title}
-                  </option>
-                )}
-              </For>
-            </select>
-          </div>
+          <FormField label="Who critiques">
+            {(ids) => (
+              <select
+                id={ids.control}
+                name="criticAgentId"
+                value={props.value.criticId}
+                onChange={(e) => set({ criticId: e.currentTarget.value })}
+              >
+                <AgentOptions builtIn={BUILT_IN_CRITIC} agents={props.agents} taken={takenBySpeaker} />
+              </select>
+            )}
+          </FormField>
         </Show>
       </div>
     </fieldset>

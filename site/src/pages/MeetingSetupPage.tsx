@@ -12,6 +12,7 @@ import type { MeetingInput, MeetingType } from "../api/types.ts";
 import { ErrorAlert } from "../components/ErrorAlert.tsx";
 import { ListInput } from "../components/ListInput.tsx";
 import { MeetingAgentFields, type MeetingAgentSelection } from "../components/MeetingAgentFields.tsx";
+import { MeetingTuningFields } from "../components/MeetingTuningFields.tsx";
 import { createAction } from "../lib/action.ts";
 import { formatDate } from "../lib/format.ts";
 import { PRINCIPAL_INVESTIGATOR_ID, SCIENTIFIC_CRITIC_ID } from "../lib/meeting-labels.ts";
@@ -47,9 +48,6 @@ export function MeetingSetupPage() {
   const { busy, error, setError, run } = createAction();
   const [problem, setProblem] = createSignal<string>();
 
-  const roundsHint = createUniqueId();
-  const temperatureHint = createUniqueId();
-  const budgetHint = createUniqueId();
   const parallelHint = createUniqueId();
 
   const loadedTeam = () => (team.state === "ready" || team.state === "refreshing" ? team.latest : undefined);
@@ -254,62 +252,13 @@ export function MeetingSetupPage() {
               </Switch>
             </fieldset>
 
-            <div class="form-grid form-grid-narrow">
-              <div class="field">
-                <label class="field-control">
-                  <span class="field-label">Rounds</span>
-                  <input
-                    name="rounds"
-                    type="number"
-                    required
-                    min={L.minRounds}
-                    max={L.maxRounds}
-                    step="1"
-                    value="2"
-                    inputmode="numeric"
-                    aria-describedby={roundsHint}
-                  />
-                </label>
-                <span class="field-hint" id={roundsHint}>
-                  {L.minRounds}–{L.maxRounds}. Every round, each participant speaks once.
-                </span>
-              </div>
-              <div class="field">
-                <label class="field-control">
-                  <span class="field-label">Temperature</span>
-                  <input
-                    name="temperature"
-                    type="number"
-                    min="0"
-                    max="1"
-                    step="0.05"
-                    inputmode="decimal"
-                    value={String(CONSISTENT_TEMPERATURE)}
-                    aria-describedby={temperatureHint}
-                  />
-                </label>
-                <span class="field-hint" id={temperatureHint}>
-                  0–1. Low is consistent, high is creative.
-                </span>
-              </div>
-              <div class="field">
-                <label class="field-control">
-                  <span class="field-label">Budget (USD)</span>
-                  <input
-                    name="maxCostUsd"
-                    type="number"
-                    min="0.01"
-                    step="0.01"
-                    inputmode="decimal"
-                    placeholder="No limit"
-                    aria-describedby={budgetHint}
-                  />
-                </label>
-                <span class="field-hint" id={budgetHint}>
-                  Optional. The meeting stops before a call that could exceed it.
-                </span>
-              </div>
-            </div>
+            <MeetingTuningFields
+              rounds={2}
+              temperature={CONSISTENT_TEMPERATURE}
+              roundsHint={`${L.minRounds}–${L.maxRounds}. Every round, each participant speaks once.`}
+              temperatureHint="0–1. Low is consistent, high is creative."
+              budgetHint="Optional. The meeting stops before a call that could exceed it."
+            />
 
             <Show when={agents.error}>
               <ErrorAlert error={agents.error} title="Could not load the team's agents." />
