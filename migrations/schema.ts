@@ -3,20 +3,7 @@
  * folder from this file; runtime-neutral so the Worker, the DOs and Node scripts share it.
  */
 import { sql } from "drizzle-orm";
-import {
-  boolean,
-  check,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  primaryKey,
-  real,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from "drizzle-orm/pg-core";
+import { boolean, check, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { PLATFORMS } from "../durable-objects/bridge/protocol.ts";
 import { DESKTOP_STATES } from "../durable-objects/desktop/protocol.ts";
 import { MEETING_STATUSES } from "../durable-objects/meeting/protocol.ts";
@@ -158,7 +145,6 @@ export const auditLog = pgTable(
   ],
 );
 
-
 /** A Virtual Lab meeting. Its live state is in its MeetingRoom DO; this row is the record. */
 export const meetings = pgTable(
   "meetings",
@@ -291,7 +277,9 @@ export const vmImages = pgTable("vm_images", {
   sizeBytes: real("size_bytes").notNull().default(0),
   objectKey: text("object_key").notNull(),
   uploadId: text("upload_id"),
-  status: text("status", { enum: ["uploading", "ready"] }).notNull().default("uploading"),
+  status: text("status", { enum: ["uploading", "ready"] })
+    .notNull()
+    .default("uploading"),
   createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
   createdAt: createdAt(),
   completedAt: timestamp("completed_at", { withTimezone: true }),

@@ -1,9 +1,9 @@
 /**
- * `npm test`: typecheck, lint, build the site, then the suites in order — workerd (Worker and
+ * `npm test`: typecheck, lint + format check, build the site, then the suites in order — workerd (Worker and
  * Durable Objects), Node (local stack, bridge), and end-to-end in Chromium against `npm start`.
  * Prints one closing line `N passed, N failed` summed over every suite.
  *
- * Flags: --only=workers,node,e2e  runs a subset; --skip-static skips typecheck/lint/build.
+ * Flags: --only=workers,node,e2e  runs a subset; --skip-static skips typecheck/lint/format/build.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,7 +12,10 @@ import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const args = process.argv.slice(2);
-const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+const only = args
+  .find((a) => a.startsWith("--only="))
+  ?.slice("--only=".length)
+  .split(",");
 const skipStatic = args.includes("--skip-static");
 const suites = ["workers", "node", "e2e"].filter((s) => !only || only.includes(s));
 
@@ -20,7 +23,9 @@ function run(label: string, cmd: string, cmdArgs: string[]): boolean {
   console.log(`\n▶ ${label}: ${cmd} ${cmdArgs.join(" ")}`);
   const started = Date.now();
   const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: "inherit", env: process.env });
-  console.log(`◀ ${label}: ${r.status === 0 ? "ok" : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `◀ ${label}: ${r.status === 0 ? "ok" : `FAILED (exit ${r.status ?? r.signal})`} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   return r.status === 0;
 }
 
@@ -30,7 +35,8 @@ let failed = 0;
 
 if (!skipStatic) {
   ok = run("typecheck", "npm", ["run", "--silent", "typecheck"]) && ok;
-  ok = run("lint", "npx", ["biome", "lint", "--diagnostic-level=error", "."]) && ok;
+  // `biome check` = lint + format check: an unformatted file fails the run like a lint error.
+  ok = run("lint + format", "npx", ["biome", "check", "--diagnostic-level=error", "."]) && ok;
   ok = run("build site", "npm", ["run", "--silent", "build"]) && ok;
 }
 

@@ -41,7 +41,11 @@ app.use("/api/*", async function limitBody(c, next) {
  * a signed link): a user's JWT means nothing there, and the Authorization header they carry is
  * not one. Each route checks its credential itself.
  */
-const MACHINE_ROUTES = [/^\/api\/v1\/bridges\/connect$/, /^\/api\/v1\/desktops\/[^/]+\/bridge-data$/, /^\/api\/v1\/images\/[^/]+\/download$/];
+const MACHINE_ROUTES = [
+  /^\/api\/v1\/bridges\/connect$/,
+  /^\/api\/v1\/desktops\/[^/]+\/bridge-data$/,
+  /^\/api\/v1\/images\/[^/]+\/download$/,
+];
 const authenticateUsers = authenticate();
 app.use("/api/v1/*", async function authenticateCallers(c, next) {
   if (MACHINE_ROUTES.some((r) => r.test(c.req.path))) {
@@ -84,14 +88,23 @@ app.openAPIRegistry.registerPath({
   path: "/api/v1/teams/{teamId}/ws",
   tags: ["teams"],
   summary: "Team presence WebSocket (upgrade). Any member; sends `presence` events with `seq`; `?since=N` replays missed events.",
-  responses: { 101: { description: "Switching protocols" }, 401: { description: "Not authenticated" }, 404: { description: "No such team" } },
+  responses: {
+    101: { description: "Switching protocols" },
+    401: { description: "Not authenticated" },
+    404: { description: "No such team" },
+  },
 });
 app.openAPIRegistry.registerPath({
   method: "get",
   path: "/api/v1/meetings/{meetingId}/ws",
   tags: ["meetings"],
-  summary: "Meeting WebSocket (upgrade). Team members watch; editors and owners send start/pause/resume/cancel/interject. `?since=N` replays missed events.",
-  responses: { 101: { description: "Switching protocols" }, 401: { description: "Not authenticated" }, 404: { description: "No such meeting" } },
+  summary:
+    "Meeting WebSocket (upgrade). Team members watch; editors and owners send start/pause/resume/cancel/interject. `?since=N` replays missed events.",
+  responses: {
+    101: { description: "Switching protocols" },
+    401: { description: "Not authenticated" },
+    404: { description: "No such meeting" },
+  },
 });
 app.openAPIRegistry.registerPath({
   method: "get",
@@ -99,7 +112,11 @@ app.openAPIRegistry.registerPath({
   tags: ["desktops"],
   summary:
     "Desktop viewer WebSocket (upgrade) with `?ticket=` (single use, 60 s). Binary frames are RFB both ways; text frames are JSON control frames (`state`, `ready`, `role`, `error`; up: `ping`, `take_control`). Opening a hibernated desktop wakes it.",
-  responses: { 101: { description: "Switching protocols" }, 401: { description: "TICKET_INVALID" }, 409: { description: "The desktop is stopped" } },
+  responses: {
+    101: { description: "Switching protocols" },
+    401: { description: "TICKET_INVALID" },
+    409: { description: "The desktop is stopped" },
+  },
 });
 app.openAPIRegistry.registerPath({
   method: "get",
@@ -107,13 +124,18 @@ app.openAPIRegistry.registerPath({
   tags: ["bridges"],
   summary:
     "A bridge's data socket for a session (upgrade), `Authorization: Bearer <dataToken>` from the start / wake command. `?conn=primary` carries JSON control frames (`open` / `close` a viewer's connection); `?conn=<connId>` carries one viewer's RFB bytes (plus `pause` / `resume`).",
-  responses: { 101: { description: "Switching protocols" }, 401: { description: "DATA_TOKEN_INVALID" }, 404: { description: "No such desktop or viewer connection" } },
+  responses: {
+    101: { description: "Switching protocols" },
+    401: { description: "DATA_TOKEN_INVALID" },
+    404: { description: "No such desktop or viewer connection" },
+  },
 });
 app.openAPIRegistry.registerPath({
   method: "get",
   path: "/api/v1/bridges/connect",
   tags: ["bridges"],
-  summary: "A bridge's control WebSocket (upgrade), `Authorization: Bearer <bridge token>`: hello, heartbeats, commands (durable-objects/bridge/protocol.ts)",
+  summary:
+    "A bridge's control WebSocket (upgrade), `Authorization: Bearer <bridge token>`: hello, heartbeats, commands (durable-objects/bridge/protocol.ts)",
   responses: { 101: { description: "Switching protocols" }, 401: { description: "BRIDGE_TOKEN_INVALID" } },
 });
 app.get("/api/docs", swaggerUI({ url: "/api/openapi.json" }));

@@ -33,10 +33,7 @@ export function createRouter() {
     defaultHook: (result, c) => {
       if (!result.success) {
         const issues = result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
-        return c.json(
-          errorBody("VALIDATION_FAILED", `Invalid ${result.target}: ${describeIssues(result.error.issues)}`, issues),
-          400,
-        );
+        return c.json(errorBody("VALIDATION_FAILED", `Invalid ${result.target}: ${describeIssues(result.error.issues)}`, issues), 400);
       }
       return undefined;
     },

@@ -49,7 +49,11 @@ function bearerFrom(c: Context<AppEnv>): string | undefined {
     return match[1];
   }
   if (c.req.header("Upgrade")?.toLowerCase() === "websocket") {
-    const protocols = c.req.header("Sec-WebSocket-Protocol")?.split(",").map((p) => p.trim()) ?? [];
+    const protocols =
+      c.req
+        .header("Sec-WebSocket-Protocol")
+        ?.split(",")
+        .map((p) => p.trim()) ?? [];
     const bearer = protocols.find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
     if (bearer) return bearer.slice(BEARER_PROTOCOL_PREFIX.length);
   }

@@ -112,7 +112,11 @@ export const adminRoutes = createRouter()
     const otherActiveAdmin = sql`exists (select 1 from ${users} o where o.is_admin and o.is_active and o.id <> ${userId})`;
     const [updated] = await db
       .update(users)
-      .set({ ...(body.isActive !== undefined && { isActive: body.isActive }), ...(body.isAdmin !== undefined && { isAdmin: body.isAdmin }), updatedAt: new Date() })
+      .set({
+        ...(body.isActive !== undefined && { isActive: body.isActive }),
+        ...(body.isAdmin !== undefined && { isAdmin: body.isAdmin }),
+        updatedAt: new Date(),
+      })
       .where(and(eq(users.id, userId), removesAdmin ? sql`(not ${users.isAdmin} or ${otherActiveAdmin})` : undefined))
       .returning();
     if (!updated) {
@@ -139,7 +143,10 @@ export const adminRoutes = createRouter()
     requireAdmin(c);
     const q = c.req.valid("query");
     const conds: SQL[] = [];
-    if (q.action) conds.push(q.action.endsWith(".") ? like(auditLog.action, `${q.action.replace(/[\\%_]/g, (m) => `\\${m}`)}%`) : eq(auditLog.action, q.action));
+    if (q.action)
+      conds.push(
+        q.action.endsWith(".") ? like(auditLog.action, `${q.action.replace(/[\\%_]/g, (m) => `\\${m}`)}%`) : eq(auditLog.action, q.action),
+      );
     if (q.actor) conds.push(sql`lower(${auditLog.actorName}) = ${q.actor.toLowerCase()}`);
     if (q.targetId) conds.push(eq(auditLog.targetId, q.targetId));
     if (q.from) conds.push(gte(auditLog.at, new Date(q.from)));
@@ -171,4 +178,3 @@ export const adminRoutes = createRouter()
       200,
     );
   });
-

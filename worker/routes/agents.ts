@@ -131,7 +131,10 @@ export const agentRoutes = createRouter()
     const { teamId, agentId } = c.req.valid("param");
     const db = getDb(c.env);
     await requireTeamRole(db, teamId, auth.userId, "viewer");
-    const [agent] = await db.select().from(agents).where(and(eq(agents.teamId, teamId), eq(agents.id, agentId)));
+    const [agent] = await db
+      .select()
+      .from(agents)
+      .where(and(eq(agents.teamId, teamId), eq(agents.id, agentId)));
     if (!agent) throw notFound();
     return c.json({ agent: agentView(agent) }, 200);
   })
@@ -154,7 +157,10 @@ export const agentRoutes = createRouter()
     const { teamId, agentId } = c.req.valid("param");
     const db = getDb(c.env);
     await requireTeamRole(db, teamId, auth.userId, "editor");
-    const deleted = await db.delete(agents).where(and(eq(agents.teamId, teamId), eq(agents.id, agentId))).returning({ id: agents.id });
+    const deleted = await db
+      .delete(agents)
+      .where(and(eq(agents.teamId, teamId), eq(agents.id, agentId)))
+      .returning({ id: agents.id });
     if (deleted.length === 0) throw notFound();
     return c.body(null, 204);
   });

@@ -160,9 +160,7 @@ const passwordRoute = createRoute({
   path: "/password",
   tags,
   summary: "Change the password (ends every other session)",
-  request: jsonBody(
-    z.object({ currentPassword: z.string().min(1).max(256), newPassword: PasswordSchema, mode: ModeSchema.optional() }),
-  ),
+  request: jsonBody(z.object({ currentPassword: z.string().min(1).max(256), newPassword: PasswordSchema, mode: ModeSchema.optional() })),
   responses: { 200: jsonResponse(SessionSchema, "Password changed; a fresh session"), ...errorResponses },
 });
 
@@ -215,7 +213,14 @@ export const authRoutes = createRouter()
     }
     if (!user) throw new Error("insert returned no row");
     const session = await issueSession(db, c.env.JWT_SECRET, user, meta(c));
-    await recordAudit(db, { actorId: user.id, actorName: user.username, action: "auth.register", targetType: "user", targetId: user.id, ip: clientIp(c) });
+    await recordAudit(db, {
+      actorId: user.id,
+      actorName: user.username,
+      action: "auth.register",
+      targetType: "user",
+      targetId: user.id,
+      ip: clientIp(c),
+    });
     return c.json(sessionBody(c, user, session, body.mode), 201);
   })
   .openapi(loginRoute, async (c) => {
@@ -243,13 +248,28 @@ export const authRoutes = createRouter()
       throw new ApiError("INVALID_CREDENTIALS", "Wrong username/email or password.");
     }
     if (!user.isActive) {
-      await recordAudit(db, { actorId: user.id, actorName: user.username, action: "auth.login.failure", targetType: "user", targetId: user.id, ip, detail: { reason: "deactivated" } });
+      await recordAudit(db, {
+        actorId: user.id,
+        actorName: user.username,
+        action: "auth.login.failure",
+        targetType: "user",
+        targetId: user.id,
+        ip,
+        detail: { reason: "deactivated" },
+      });
       throw new ApiError("ACCOUNT_DISABLED", "This account has been deactivated. Ask an administrator.");
     }
     await resetLoginFailures(c.env, body.login);
     const session = await issueSession(db, c.env.JWT_SECRET, user, meta(c));
     const [, [fresh]] = await db.batch([
-      auditInsert(db, { actorId: user.id, actorName: user.username, action: "auth.login.success", targetType: "user", targetId: user.id, ip }),
+      auditInsert(db, {
+        actorId: user.id,
+        actorName: user.username,
+        action: "auth.login.success",
+        targetType: "user",
+        targetId: user.id,
+        ip,
+      }),
       db.update(users).set({ lastLoginAt: new Date() }).where(eq(users.id, user.id)).returning(),
     ]);
     return c.json(sessionBody(c, fresh ?? user, session, body.mode), 200);
@@ -283,7 +303,15 @@ export const authRoutes = createRouter()
     }
     const db = getDb(c.env);
     const userId = presented ? await revokeFamilyByToken(db, presented) : undefined;
-    if (userId) await recordAudit(db, { actorId: userId, actorName: null, action: "auth.logout", targetType: "user", targetId: userId, ip: clientIp(c) });
+    if (userId)
+      await recordAudit(db, {
+        actorId: userId,
+        actorName: null,
+        action: "auth.logout",
+        targetType: "user",
+        targetId: userId,
+        ip: clientIp(c),
+      });
     clearSessionCookies(c);
     return c.body(null, 204);
   })
@@ -297,12 +325,20 @@ export const authRoutes = createRouter()
     if (!(await verifyPassword(body.currentPassword, user.passwordHash))) {
       throw new ApiError("INVALID_CREDENTIALS", "The current password is wrong.");
     }
-    if (body.newPassword === body.currentPassword) throw new ApiError("WEAK_PASSWORD", "The new password must differ from the current one.");
+    if (body.newPassword === body.currentPassword)
+      throw new ApiError("WEAK_PASSWORD", "The new password must differ from the current one.");
     const passwordHash = await hashPassword(body.newPassword);
     const [[updated]] = await db.batch([
       db.update(users).set({ passwordHash, mustChangePassword: false, updatedAt: new Date() }).where(eq(users.id, user.id)).returning(),
       revokeAllFamilies(db, user.id, "password_change"),
-      auditInsert(db, { actorId: user.id, actorName: user.username, action: "auth.password.change", targetType: "user", targetId: user.id, ip: clientIp(c) }),
+      auditInsert(db, {
+        actorId: user.id,
+        actorName: user.username,
+        action: "auth.password.change",
+        targetType: "user",
+        targetId: user.id,
+        ip: clientIp(c),
+      }),
     ]);
     if (!updated) throw new Error("password update returned no row");
     const session = await issueSession(db, c.env.JWT_SECRET, updated, meta(c));

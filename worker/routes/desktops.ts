@@ -298,7 +298,9 @@ export const desktopRoutes = createRouter()
     const body = c.req.valid("json");
     const viewOnly = body.viewOnly ?? false;
     if (isTerminal(session.state)) throw new ApiError("INVALID_STATE", `The desktop is ${session.state}.`);
-    const t = unwrap(await sessionStub(c.env, session.id).issueTicket({ userId: auth.userId, viewOnly, shareId: null, wake: body.wake ?? true }));
+    const t = unwrap(
+      await sessionStub(c.env, session.id).issueTicket({ userId: auth.userId, viewOnly, shareId: null, wake: body.wake ?? true }),
+    );
     return c.json(
       { ticket: t.ticket, expiresAt: new Date(t.expiresAt).toISOString(), viewOnly, wsPath: wsPath(session.id, t.ticket) },
       201,
@@ -381,7 +383,9 @@ export const desktopRoutes = createRouter()
     // Teammates only, checked now: leaving the team ends the access.
     if (session.userId !== auth.userId && !(await areTeammates(db, session.userId, auth.userId))) throw notFound();
     if (isTerminal(session.state)) throw new ApiError("INVALID_STATE", `The desktop is ${session.state}.`);
-    const t = unwrap(await sessionStub(c.env, session.id).issueTicket({ userId: auth.userId, viewOnly: true, shareId: share.id, wake: false }));
+    const t = unwrap(
+      await sessionStub(c.env, session.id).issueTicket({ userId: auth.userId, viewOnly: true, shareId: share.id, wake: false }),
+    );
     return c.json(
       {
         ticket: t.ticket,

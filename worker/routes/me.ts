@@ -46,7 +46,10 @@ export const meRoutes = createRouter()
       .select({ provider: userApiKeys.provider, hint: userApiKeys.hint, updatedAt: userApiKeys.updatedAt })
       .from(userApiKeys)
       .where(eq(userApiKeys.userId, auth.userId));
-    return c.json({ keys: rows.map((r) => ({ ...r, updatedAt: isoRequired(r.updatedAt) })), deploymentKey: Boolean(c.env.ANTHROPIC_API_KEY) }, 200);
+    return c.json(
+      { keys: rows.map((r) => ({ ...r, updatedAt: isoRequired(r.updatedAt) })), deploymentKey: Boolean(c.env.ANTHROPIC_API_KEY) },
+      200,
+    );
   })
   .openapi(putKey, async (c) => {
     const auth = requireUser(c);
@@ -65,6 +68,8 @@ export const meRoutes = createRouter()
   .openapi(deleteKey, async (c) => {
     const auth = requireUser(c);
     const { provider } = c.req.valid("param");
-    await getDb(c.env).delete(userApiKeys).where(and(eq(userApiKeys.userId, auth.userId), eq(userApiKeys.provider, provider)));
+    await getDb(c.env)
+      .delete(userApiKeys)
+      .where(and(eq(userApiKeys.userId, auth.userId), eq(userApiKeys.provider, provider)));
     return c.body(null, 204);
   });

@@ -24,7 +24,17 @@ import { planMeeting } from "../../durable-objects/meeting/turn-plan.ts";
 import { toTranscript } from "../../durable-objects/meeting/meeting-room.ts";
 import { getDb, withPool } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
-import { type AppEnv, createRouter, errorResponses, IdParam, iso, isoRequired, jsonBody, jsonResponse, TimestampSchema } from "../lib/router.ts";
+import {
+  type AppEnv,
+  createRouter,
+  errorResponses,
+  IdParam,
+  iso,
+  isoRequired,
+  jsonBody,
+  jsonResponse,
+  TimestampSchema,
+} from "../lib/router.ts";
 import { requireUser } from "../middleware/auth.ts";
 import { requireTeamRole } from "../services/team-access.ts";
 
@@ -32,7 +42,11 @@ const tags = ["meetings"];
 export const BUILTIN_LEAD_ID = "builtin:principal-investigator";
 export const BUILTIN_CRITIC_ID = "builtin:scientific-critic";
 
-const AgentRef = z.string().min(1).max(64).openapi({ description: `an agent id of the team, or "${BUILTIN_LEAD_ID}" / "${BUILTIN_CRITIC_ID}"` });
+const AgentRef = z
+  .string()
+  .min(1)
+  .max(64)
+  .openapi({ description: `an agent id of the team, or "${BUILTIN_LEAD_ID}" / "${BUILTIN_CRITIC_ID}"` });
 const Items = (max: number, chars: number) => z.array(z.string().trim().min(1).max(chars)).max(max);
 
 const MeetingInput = z.object({
@@ -130,7 +144,12 @@ async function buildConfig(c: Context<AppEnv>, teamId: string, body: MeetingInpu
   const refs = [body.leadAgentId, ...(body.memberAgentIds ?? []), body.memberAgentId, body.criticAgentId].filter((r): r is string => !!r);
   const ids = refs.filter((r) => !r.startsWith("builtin:"));
   for (const id of ids) if (!z.uuid().safeParse(id).success) throw new ApiError("AGENT_NOT_FOUND", `No agent '${id}' in this team.`);
-  const rows = ids.length ? await getDb(c.env).select().from(agents).where(and(eq(agents.teamId, teamId), inArray(agents.id, ids))) : [];
+  const rows = ids.length
+    ? await getDb(c.env)
+        .select()
+        .from(agents)
+        .where(and(eq(agents.teamId, teamId), inArray(agents.id, ids)))
+    : [];
   const byId = new Map(rows.map((a) => [a.id, a]));
   const resolve = (ref: string): Agent => {
     if (ref === BUILTIN_LEAD_ID) return PRINCIPAL_INVESTIGATOR;
@@ -149,7 +168,8 @@ async function buildConfig(c: Context<AppEnv>, teamId: string, body: MeetingInpu
     summaries = body.earlierMeetingIds.map((id) => {
       const m = byMeeting.get(id);
       if (!m) throw new ApiError("MEETING_NOT_FOUND", `No meeting '${id}' in this team.`);
-      if (m.status !== "completed" || !m.summaryText) throw new ApiError("MEETING_NOT_FINISHED", `Meeting '${m.title}' has no summary yet.`);
+      if (m.status !== "completed" || !m.summaryText)
+        throw new ApiError("MEETING_NOT_FINISHED", `Meeting '${m.title}' has no summary yet.`);
       return m.summary ? renderSummaryForContext(m.summary as never, { title: m.title }) : m.summaryText;
     });
   }
@@ -172,7 +192,10 @@ async function buildConfig(c: Context<AppEnv>, teamId: string, body: MeetingInpu
   const parsed = MeetingConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ApiError("VALIDATION_FAILED", `Invalid meeting: ${issue ? `${issue.path.join(".")}: ${issue.message}` : "bad configuration"}`);
+    throw new ApiError(
+      "VALIDATION_FAILED",
+      `Invalid meeting: ${issue ? `${issue.path.join(".")}: ${issue.message}` : "bad configuration"}`,
+    );
   }
   return parsed.data;
 }
@@ -220,8 +243,14 @@ const parallelRoute = createRoute({
   path: "/teams/{teamId}/meetings/parallel",
   tags,
   summary: "Run K copies of a meeting at a higher temperature, then merge their summaries (editor)",
-  request: { params: TeamParams, ...jsonBody(MeetingInput.extend({ copies: z.number().int().min(MEETING_LIMITS.minMergeSources).max(5) })) },
-  responses: { 201: jsonResponse(z.object({ groupId: z.string(), meetings: z.array(MeetingSchema) }), "Copies created"), ...errorResponses },
+  request: {
+    params: TeamParams,
+    ...jsonBody(MeetingInput.extend({ copies: z.number().int().min(MEETING_LIMITS.minMergeSources).max(5) })),
+  },
+  responses: {
+    201: jsonResponse(z.object({ groupId: z.string(), meetings: z.array(MeetingSchema) }), "Copies created"),
+    ...errorResponses,
+  },
 });
 const listRoute = createRoute({
   method: "get",
@@ -289,7 +318,12 @@ const branchRoute = createRoute({
   },
   responses: { 201: jsonResponse(z.object({ meeting: MeetingSchema }), "The branch"), ...errorResponses },
 });
-const UsageSchema = z.object({ costUsd: z.number(), inputTokens: z.number().int(), outputTokens: z.number().int(), calls: z.number().int() });
+const UsageSchema = z.object({
+  costUsd: z.number(),
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  calls: z.number().int(),
+});
 const meetingUsageRoute = createRoute({
   method: "get",
   path: "/meetings/{meetingId}/usage",
@@ -304,7 +338,10 @@ const userUsageRoute = createRoute({
   tags,
   summary: "The caller's model usage, in total and per model",
   responses: {
-    200: jsonResponse(UsageSchema.extend({ byModel: z.array(z.object({ model: z.string(), costUsd: z.number(), calls: z.number().int() })) }), "Usage"),
+    200: jsonResponse(
+      UsageSchema.extend({ byModel: z.array(z.object({ model: z.string(), costUsd: z.number(), calls: z.number().int() })) }),
+      "Usage",
+    ),
     ...errorResponses,
   },
 });
@@ -317,13 +354,26 @@ const usageColumns = {
 };
 
 function markdownExport(m: MeetingRow, messages: z.infer<typeof MeetingMessageSchema>[]): string {
-  const lines = [`# ${m.title}`, "", `- Type: ${m.type}`, `- Status: ${m.status}`, `- Model provider: ${m.provider ?? "not started"}`, `- Cost: $${m.costUsd.toFixed(4)}`, ""];
+  const lines = [
+    `# ${m.title}`,
+    "",
+    `- Type: ${m.type}`,
+    `- Status: ${m.status}`,
+    `- Model provider: ${m.provider ?? "not started"}`,
+    `- Cost: $${m.costUsd.toFixed(4)}`,
+    "",
+  ];
   const config = m.config as { agenda?: string; agendaQuestions?: string[] };
   if (config.agenda) lines.push("## Agenda", "", config.agenda, "");
   if (config.agendaQuestions?.length) lines.push("## Questions", "", ...config.agendaQuestions.map((q, i) => `${i + 1}. ${q}`), "");
   lines.push("## Transcript", "");
   for (const msg of messages) {
-    lines.push(`### ${msg.speaker}${msg.kind === "interjection" ? " (interjection)" : ` — ${msg.kind.replace(/_/g, " ")}`}`, "", msg.text, "");
+    lines.push(
+      `### ${msg.speaker}${msg.kind === "interjection" ? " (interjection)" : ` — ${msg.kind.replace(/_/g, " ")}`}`,
+      "",
+      msg.text,
+      "",
+    );
   }
   if (m.summaryText) lines.push("## Summary", "", m.summaryText, "");
   return lines.join("\n");
@@ -336,7 +386,9 @@ export const meetingRoutes = createRouter()
     const body = c.req.valid("json");
     await requireTeamRole(getDb(c.env), teamId, auth.userId, "editor");
     const config = await buildConfig(c, teamId, body);
-    const created = await withPool(c.env, (pdb) => createMeeting(c.env, pdb as unknown as AnyDb, { teamId, createdBy: auth.userId, title: titleFrom(body.agenda), config }));
+    const created = await withPool(c.env, (pdb) =>
+      createMeeting(c.env, pdb as unknown as AnyDb, { teamId, createdBy: auth.userId, title: titleFrom(body.agenda), config }),
+    );
     if (body.start) await startMeeting(c, created.id);
     return c.json({ meeting: meetingView(await reload(c, created.id)) }, 201);
   })
@@ -350,15 +402,17 @@ export const meetingRoutes = createRouter()
     const copies = parallelCopies(base, { copies: body.copies });
     const created = [];
     for (const [i, config] of copies.entries()) {
-      const m = await withPool(c.env, (pdb) => createMeeting(c.env, pdb as unknown as AnyDb, {
-        teamId,
-        createdBy: auth.userId,
-        title: `${titleFrom(body.agenda)} (copy ${i + 1} of ${copies.length})`,
-        config,
-        mergeGroupId: groupId,
-        mergeRole: "copy",
-        mergeBase: base,
-      }));
+      const m = await withPool(c.env, (pdb) =>
+        createMeeting(c.env, pdb as unknown as AnyDb, {
+          teamId,
+          createdBy: auth.userId,
+          title: `${titleFrom(body.agenda)} (copy ${i + 1} of ${copies.length})`,
+          config,
+          mergeGroupId: groupId,
+          mergeRole: "copy",
+          mergeBase: base,
+        }),
+      );
       created.push(m.id);
     }
     if (body.start) for (const id of created) await startMeeting(c, id);
@@ -388,7 +442,11 @@ export const meetingRoutes = createRouter()
     const { meeting } = await meetingFor(c, c.req.valid("param").meetingId, "viewer");
     const { format } = c.req.valid("query");
     const messages = await loadTranscript(db(c), meeting.id);
-    const slug = meeting.title.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60) || "meeting";
+    const slug =
+      meeting.title
+        .replace(/[^A-Za-z0-9]+/g, "-")
+        .replace(/^-|-$/g, "")
+        .slice(0, 60) || "meeting";
     if (format === "json") {
       c.header("Content-Disposition", `attachment; filename="${slug}.json"`);
       return c.json({ meeting: meetingView(meeting), messages }, 200);
@@ -424,16 +482,18 @@ export const meetingRoutes = createRouter()
     }
     const cutPosition = stored.findIndex((m) => m.turnIndex === body.fromTurnIndex);
     const inherited = stored.slice(0, cutPosition + 1);
-    const created = await withPool(c.env, (pdb) => createMeeting(c.env, pdb as unknown as AnyDb, {
-      teamId: meeting.teamId,
-      createdBy: auth.userId,
-      title: `${meeting.title} (branch at turn ${body.fromTurnIndex + 1})`,
-      config,
-      plan: branch.plan,
-      inherited,
-      parentMeetingId: meeting.id,
-      branchTurnIndex: body.fromTurnIndex,
-    }));
+    const created = await withPool(c.env, (pdb) =>
+      createMeeting(c.env, pdb as unknown as AnyDb, {
+        teamId: meeting.teamId,
+        createdBy: auth.userId,
+        title: `${meeting.title} (branch at turn ${body.fromTurnIndex + 1})`,
+        config,
+        plan: branch.plan,
+        inherited,
+        parentMeetingId: meeting.id,
+        branchTurnIndex: body.fromTurnIndex,
+      }),
+    );
     if (body.start) await startMeeting(c, created.id);
     return c.json({ meeting: meetingView(await reload(c, created.id)) }, 201);
   })

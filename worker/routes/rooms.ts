@@ -44,14 +44,24 @@ export const roomRoutes = new Hono<AppEnv>()
       throw e;
     });
     const stub = c.env.MEETING_ROOM.get(c.env.MEETING_ROOM.idFromName(id.data));
-    return forwardToRoom(c.req.raw, stub, { userId: auth.userId, name: auth.name, displayName: await displayName(c.env, auth.userId, auth.name), role });
+    return forwardToRoom(c.req.raw, stub, {
+      userId: auth.userId,
+      name: auth.name,
+      displayName: await displayName(c.env, auth.userId, auth.name),
+      role,
+    });
   })
   .get("/teams/:teamId/ws", async (c) => {
-  const auth = requireUser(c);
-  const teamId = UuidSchema.safeParse(c.req.param("teamId"));
-  if (!teamId.success) throw new ApiError("TEAM_NOT_FOUND", "No such team.");
-  const db = getDb(c.env);
-  const role = await requireTeamRole(db, teamId.data, auth.userId, "viewer");
-  const stub = c.env.TEAM_ROOM.get(c.env.TEAM_ROOM.idFromName(teamId.data));
-  return forwardToRoom(c.req.raw, stub, { userId: auth.userId, name: auth.name, displayName: await displayName(c.env, auth.userId, auth.name), role });
-});
+    const auth = requireUser(c);
+    const teamId = UuidSchema.safeParse(c.req.param("teamId"));
+    if (!teamId.success) throw new ApiError("TEAM_NOT_FOUND", "No such team.");
+    const db = getDb(c.env);
+    const role = await requireTeamRole(db, teamId.data, auth.userId, "viewer");
+    const stub = c.env.TEAM_ROOM.get(c.env.TEAM_ROOM.idFromName(teamId.data));
+    return forwardToRoom(c.req.raw, stub, {
+      userId: auth.userId,
+      name: auth.name,
+      displayName: await displayName(c.env, auth.userId, auth.name),
+      role,
+    });
+  });

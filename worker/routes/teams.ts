@@ -46,7 +46,14 @@ const TeamInput = z.object({
 
 type TeamRow = typeof teams.$inferSelect;
 function teamView(t: TeamRow, role: (typeof TEAM_ROLES)[number]): z.infer<typeof TeamSchema> {
-  return { id: t.id, name: t.name, description: t.description, role, createdAt: isoRequired(t.createdAt), updatedAt: isoRequired(t.updatedAt) };
+  return {
+    id: t.id,
+    name: t.name,
+    description: t.description,
+    role,
+    createdAt: isoRequired(t.createdAt),
+    updatedAt: isoRequired(t.updatedAt),
+  };
 }
 
 const listTeams = createRoute({
@@ -146,7 +153,13 @@ const otherOwnerExists = (teamId: string, userId: string) =>
 
 async function memberView(db: ReturnType<typeof getDb>, teamId: string, userId: string): Promise<z.infer<typeof MemberSchema>> {
   const [m] = await db
-    .select({ userId: users.id, username: users.username, displayName: users.displayName, role: teamMembers.role, joinedAt: teamMembers.createdAt })
+    .select({
+      userId: users.id,
+      username: users.username,
+      displayName: users.displayName,
+      role: teamMembers.role,
+      joinedAt: teamMembers.createdAt,
+    })
     .from(teamMembers)
     .innerJoin(users, eq(users.id, teamMembers.userId))
     .where(and(eq(teamMembers.teamId, teamId), eq(teamMembers.userId, userId)));
@@ -172,7 +185,10 @@ export const teamRoutes = createRouter()
     const db = getDb(c.env);
     const id = crypto.randomUUID();
     const [[team]] = await db.batch([
-      db.insert(teams).values({ id, name: body.name, description: body.description ?? "", createdBy: auth.userId }).returning(),
+      db
+        .insert(teams)
+        .values({ id, name: body.name, description: body.description ?? "", createdBy: auth.userId })
+        .returning(),
       db.insert(teamMembers).values({ teamId: id, userId: auth.userId, role: "owner" }),
       auditInsert(db, { ...auditActor(c, auth), action: "team.create", targetType: "team", targetId: id, detail: { name: body.name } }),
     ]);
@@ -200,7 +216,11 @@ export const teamRoutes = createRouter()
     const [[team]] = await db.batch([
       db
         .update(teams)
-        .set({ ...(body.name !== undefined && { name: body.name }), ...(body.description !== undefined && { description: body.description }), updatedAt: new Date() })
+        .set({
+          ...(body.name !== undefined && { name: body.name }),
+          ...(body.description !== undefined && { description: body.description }),
+          updatedAt: new Date(),
+        })
         .where(eq(teams.id, teamId))
         .returning(),
       auditInsert(db, { ...auditActor(c, auth), action: "team.update", targetType: "team", targetId: teamId, detail: body }),
@@ -225,7 +245,13 @@ export const teamRoutes = createRouter()
     const db = getDb(c.env);
     await requireTeamRole(db, teamId, auth.userId, "viewer");
     const rows = await db
-      .select({ userId: users.id, username: users.username, displayName: users.displayName, role: teamMembers.role, joinedAt: teamMembers.createdAt })
+      .select({
+        userId: users.id,
+        username: users.username,
+        displayName: users.displayName,
+        role: teamMembers.role,
+        joinedAt: teamMembers.createdAt,
+      })
       .from(teamMembers)
       .innerJoin(users, eq(users.id, teamMembers.userId))
       .where(eq(teamMembers.teamId, teamId))
@@ -242,7 +268,12 @@ export const teamRoutes = createRouter()
     const [user] = await db
       .select({ id: users.id, username: users.username })
       .from(users)
-      .where(and(login.includes("@") ? sql`lower(${users.email}) = ${login}` : sql`lower(${users.username}) = ${login}`, eq(users.isActive, true)))
+      .where(
+        and(
+          login.includes("@") ? sql`lower(${users.email}) = ${login}` : sql`lower(${users.username}) = ${login}`,
+          eq(users.isActive, true),
+        ),
+      )
       .limit(1);
     if (!user) throw new ApiError("USER_NOT_FOUND", `No active user '${body.user}'.`);
     try {
@@ -286,7 +317,13 @@ export const teamRoutes = createRouter()
       await memberView(db, teamId, userId); // 404 if not a member at all
       throw new ApiError("LAST_OWNER", "A team needs at least one owner: make someone else an owner first.");
     }
-    await auditInsert(db, { ...auditActor(c, auth), action: "team.member.role_change", targetType: "member", targetId: userId, detail: { teamId, role } });
+    await auditInsert(db, {
+      ...auditActor(c, auth),
+      action: "team.member.role_change",
+      targetType: "member",
+      targetId: userId,
+      detail: { teamId, role },
+    });
     return c.json({ member: await memberView(db, teamId, userId) }, 200);
   })
   .openapi(removeMember, async (c) => {
@@ -299,12 +336,21 @@ export const teamRoutes = createRouter()
       lockTeam(db, teamId),
       db
         .delete(teamMembers)
-        .where(and(eq(teamMembers.teamId, teamId), eq(teamMembers.userId, userId), sql`(${teamMembers.role} <> 'owner' or ${otherOwnerExists(teamId, userId)})`))
+        .where(
+          and(
+            eq(teamMembers.teamId, teamId),
+            eq(teamMembers.userId, userId),
+            sql`(${teamMembers.role} <> 'owner' or ${otherOwnerExists(teamId, userId)})`,
+          ),
+        )
         .returning({ userId: teamMembers.userId }),
     ]);
     if (removed.length === 0) {
       await memberView(db, teamId, userId);
-      throw new ApiError("LAST_OWNER", self ? "You are the last owner: make someone else an owner, or delete the team." : "A team needs at least one owner.");
+      throw new ApiError(
+        "LAST_OWNER",
+        self ? "You are the last owner: make someone else an owner, or delete the team." : "A team needs at least one owner.",
+      );
     }
     await auditInsert(db, {
       ...auditActor(c, auth),

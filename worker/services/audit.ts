@@ -44,7 +44,18 @@ export interface AuditEntry {
   actorId: string | null;
   actorName: string | null;
   action: AuditAction;
-  targetType?: "user" | "team" | "member" | "agent" | "desktop_template" | "desktop_settings" | "desktop" | "image" | "bridge" | "desktop_share" | null;
+  targetType?:
+    | "user"
+    | "team"
+    | "member"
+    | "agent"
+    | "desktop_template"
+    | "desktop_settings"
+    | "desktop"
+    | "image"
+    | "bridge"
+    | "desktop_share"
+    | null;
   targetId?: string | null;
   ip?: string | null;
   detail?: Record<string, unknown>;

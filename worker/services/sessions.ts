@@ -60,7 +60,12 @@ export async function issueSession(db: Db, secret: string, user: UserRow, meta: 
  * Exchanges a refresh token for a new pair. A token that was already used means it leaked (or
  * a client misbehaves): the whole family is revoked and the caller must log in again.
  */
-export async function rotateSession(db: Db, secret: string, presented: string, meta: SessionMeta): Promise<{ session: IssuedSession; user: UserRow }> {
+export async function rotateSession(
+  db: Db,
+  secret: string,
+  presented: string,
+  meta: SessionMeta,
+): Promise<{ session: IssuedSession; user: UserRow }> {
   const hash = await sha256Hex(presented);
   const [found] = await db
     .select({ token: refreshTokens, family: refreshTokenFamilies, user: users })
@@ -98,7 +103,12 @@ export async function rotateSession(db: Db, secret: string, presented: string, m
   }
   return {
     user,
-    session: { accessToken: await accessFor(secret, user, family.id), refreshToken: next, expiresIn: ACCESS_TOKEN_TTL_SECONDS, familyId: family.id },
+    session: {
+      accessToken: await accessFor(secret, user, family.id),
+      refreshToken: next,
+      expiresIn: ACCESS_TOKEN_TTL_SECONDS,
+      familyId: family.id,
+    },
   };
 }
 
