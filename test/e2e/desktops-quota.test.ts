@@ -1,6 +1,7 @@
 /**
  * Quotas and idle reaping end to end on npm start's own local bridge (real Xvfb + x11vnc): a fresh
- * install has the bridge online and a template to start; a user at `per_user_session_limit` gets
+ * install has the bridge online and an admin-only template (a shell on the host: users don't see
+ * it until an administrator opens it up); a user at `per_user_session_limit` gets
  * 429 QUOTA_EXCEEDED and nothing more starts on the machine; a desktop left without input longer
  * than the idle timeout is stopped (local desktops cannot hibernate) and its processes end.
  * IDLE_MINUTE_MS makes a minute of the idle timeout last one second.
@@ -49,11 +50,21 @@ describe("desktop quotas and idle reaping on npm start's local bridge", () => {
     killDesktopProcesses(DISPLAYS);
   });
 
-  it("a fresh install has its local bridge online and a template to start", async () => {
+  it("a fresh install has its local bridge online and a template only administrators see, until one opens it up", async () => {
     const { bridges } = await admin.ok<{ bridges: { name: string; platform: string; status: string }[] }>("GET", "/api/v1/admin/bridges");
     expect(bridges).toEqual([expect.objectContaining({ name: "local", platform: "local", status: "online" })]);
-    const { templates } = await user.ok<{ templates: { name: string }[] }>("GET", "/api/v1/desktop-templates");
-    expect(templates.map((t) => t.name)).toEqual(["Local desktop"]);
+    const hidden = await user.ok<{ templates: { name: string }[] }>("GET", "/api/v1/desktop-templates");
+    expect(hidden.templates).toEqual([]);
+    const { templates } = await admin.ok<{ templates: { id: string; name: string; adminOnly: boolean; description: string }[] }>(
+      "GET",
+      "/api/v1/admin/desktop-templates",
+    );
+    expect(templates).toEqual([
+      expect.objectContaining({ name: "Local desktop", adminOnly: true, description: expect.stringMatching(/shell on the machine/) }),
+    ]);
+    await admin.ok("PATCH", `/api/v1/admin/desktop-templates/${templates[0]?.id}`, { adminOnly: false });
+    const opened = await user.ok<{ templates: { name: string }[] }>("GET", "/api/v1/desktop-templates");
+    expect(opened.templates.map((t) => t.name)).toEqual(["Local desktop"]);
   });
 
   it("a user at the per-user limit gets 429 QUOTA_EXCEEDED, and an idle desktop is stopped", async () => {
