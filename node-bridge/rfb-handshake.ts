@@ -141,7 +141,7 @@ export class VncServerLogin {
         case "version": {
           if (!this.#in.has(12)) return { send: Buffer.concat(send) };
           const v = parseVersion(this.#in.take(12));
-          if (!v || v.major !== 3) return this.#fail("the VNC server did not greet with an RFB 3.x version");
+          if (v?.major !== 3) return this.#fail("the VNC server did not greet with an RFB 3.x version");
           this.#minor = effectiveMinor(v);
           send.push(versionBytes(this.#minor));
           this.#phase = this.#minor === 3 ? "types-3.3" : "types";
@@ -200,7 +200,10 @@ export class VncServerLogin {
           const length = this.#in.peek(4).readUInt32BE(0);
           if (length > MAX_REASON) return this.#fail(this.#reasonFor);
           if (!this.#in.has(4 + length)) return { send: Buffer.concat(send) };
-          const reason = this.#in.take(4 + length).subarray(4).toString("utf8");
+          const reason = this.#in
+            .take(4 + length)
+            .subarray(4)
+            .toString("utf8");
           return this.#fail(reason ? `${this.#reasonFor}: ${reason}` : this.#reasonFor);
         }
         default:
@@ -247,7 +250,7 @@ export class ViewerNoneHandshake {
     if (this.#phase === "version") {
       if (!this.#in.has(12)) return { send: Buffer.alloc(0) };
       const v = parseVersion(this.#in.take(12));
-      if (!v || v.major !== 3) {
+      if (v?.major !== 3) {
         this.#phase = "failed";
         return { send: Buffer.alloc(0), error: "the viewer did not answer with an RFB 3.x version" };
       }

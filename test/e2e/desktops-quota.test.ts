@@ -6,6 +6,9 @@
  * than the idle timeout is stopped (local desktops cannot hibernate) and its processes end.
  * IDLE_MINUTE_MS makes a minute of the idle timeout last one second.
  */
+import { spawnSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiClient, registerUser, signInFirstAdmin } from "../helpers/api-client.ts";
 import { desktopProcesses, killDesktopProcesses, requirePrograms } from "../helpers/local-desktops.ts";
@@ -76,6 +79,17 @@ describe("desktop quotas and idle reaping on npm start's local bridge", () => {
     const id = started.session.id;
     await expect.poll(async () => (await state(id)).state, { timeout: 30_000 }).toBe("running");
     expect(programs()).toEqual(["Xvfb", "x11vnc"]);
+
+    // The desktop runs as a user of its own, who cannot read npm start's secrets (JWT secret, keys).
+    const [xvfb] = desktopProcesses(DISPLAYS);
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${xvfb?.pid}/status`, "utf8"))?.[1]);
+    expect(uid).toBeGreaterThan(0);
+    const secrets = join(stack.dataDir, "secrets.json");
+    expect(statSync(stack.dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(secrets).mode & 0o777).toBe(0o600);
+    const peek = spawnSync("cat", [secrets], { uid, gid: uid, encoding: "utf8" });
+    expect(peek.status).not.toBe(0);
+    expect(peek.stderr).toMatch(/Permission denied/);
 
     const refused = await user.request<{ error: { code: string; details?: { scope?: string } } }>("POST", "/api/v1/desktops", {
       templateId,

@@ -171,8 +171,8 @@ export function AdminDesktopTemplatesPage() {
             <input name="enabled" type="checkbox" checked={value("enabled", true)} /> Enabled (users can start it)
           </label>
           <label class="check">
-            <input name="adminOnly" type="checkbox" checked={value("adminOnly", false)} /> Administrators only (hidden from
-            everyone else; for desktops that give a shell on a host)
+            <input name="adminOnly" type="checkbox" checked={value("adminOnly", false)} /> Administrators only (hidden from everyone else;
+            for desktops that give a shell on a host)
           </label>
           <ActionFeedback error={error()} notice={notice()} />
           <div class="form-actions">
