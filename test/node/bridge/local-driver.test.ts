@@ -267,6 +267,9 @@ describe("local driver (Xvfb + x11vnc)", () => {
     const driver = newDriver();
     const sessionId = randomUUID();
     await driver.start(startPayload({ sessionId, width: 800, height: 600 }));
+    // The desktop's own port wants the password the viewer never gets…
+    const endpoint = await driver.vncEndpoint(sessionId);
+    expect(await rfbSecurityTypes(endpoint.host, endpoint.port)).toEqual([2]);
     const relay = new DataRelay({
       sessionId,
       dataUrl: hub.dataUrl(sessionId),
@@ -277,6 +280,7 @@ describe("local driver (Xvfb + x11vnc)", () => {
     relay.start();
     try {
       for (const version of ["3.8", "3.3"] as const) {
+        // …while through the bridge it is offered None and gets pixels.
         const viewer = await hub.openViewer(sessionId, 10_000);
         const browser = await viewerPort(viewer);
         try {
