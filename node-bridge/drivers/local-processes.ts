@@ -185,14 +185,15 @@ export async function processName(pid: number): Promise<string | undefined> {
 /**
  * kill(-1) signals every process the caller may signal — for a caller running as a desktop's own
  * uid that is exactly that desktop's processes, including any that left their process group
- * (`setsid`, a double fork) — and never the caller itself.
+ * (`setsid`, a double fork) — and never the caller itself. The shell's builtin: /bin/sh is there
+ * and runnable by any user, which the bridge's own Node (maybe under a 0700 home) need not be.
  */
-const KILL_ALL_OF_MY_UID = "try { process.kill(-1, 'SIGKILL') } catch {}";
+const KILL_ALL_OF_MY_UID = ["/bin/sh", ["-c", "kill -KILL -1"]] as const;
 
 /** Ends every process running as `account` (a dedicated desktop uid, never the bridge's own). */
 export async function killAccount(account: Account): Promise<void> {
   assertForeign(account);
-  const child = spawn(process.execPath, ["-e", KILL_ALL_OF_MY_UID], {
+  const child = spawn(KILL_ALL_OF_MY_UID[0], KILL_ALL_OF_MY_UID[1], {
     uid: account.uid,
     gid: account.gid,
     cwd: "/",
@@ -208,7 +209,7 @@ export async function killAccount(account: Account): Promise<void> {
 /** `killAccount` for exit hooks, which cannot wait for anything asynchronous. */
 export function killAccountSync(account: Account): void {
   assertForeign(account);
-  spawnSync(process.execPath, ["-e", KILL_ALL_OF_MY_UID], { uid: account.uid, gid: account.gid, cwd: "/", env: {}, stdio: "ignore" });
+  spawnSync(KILL_ALL_OF_MY_UID[0], KILL_ALL_OF_MY_UID[1], { uid: account.uid, gid: account.gid, cwd: "/", env: {}, stdio: "ignore" });
 }
 
 function assertForeign(account: Account): void {
