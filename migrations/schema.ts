@@ -265,6 +265,8 @@ export const desktopTemplates = pgTable("desktop_templates", {
   env: jsonb("env").$type<Record<string, string>>().notNull().default({}),
   persistentHome: boolean("persistent_home").notNull().default(false),
   enabled: boolean("enabled").notNull().default(true),
+  /** only site administrators see and start it (e.g. a desktop that is a shell on the bridge's host) */
+  adminOnly: boolean("admin_only").notNull().default(false),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });

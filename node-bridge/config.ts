@@ -37,6 +37,18 @@ export interface LocalSettings {
   /** X display numbers the local driver may use, inclusive. */
   displayFirst: number;
   displayLast: number;
+  /**
+   * A bridge running as root runs each desktop's programs as uid and gid `uidBase + display`:
+   * a user of their own, so the shell a desktop gives cannot read the bridge's files, another
+   * desktop's files or X cookie, or signal their processes.
+   */
+  uidBase: number;
+  /**
+   * Opt-in for a bridge that is not root (a single-person laptop): desktops then run as the
+   * bridge's own user (still with a scrubbed environment). Without it such a bridge refuses to
+   * start desktops, since their shell would have the bridge user's rights.
+   */
+  sameUser: boolean;
 }
 
 export interface BridgeConfig {
@@ -116,6 +128,10 @@ const EnvSchema = z.object({
     .regex(/^\d{1,5}-\d{1,5}$/, "must be a range of X display numbers such as 100-199")
     .default("100-199")
     .transform(parseDisplayRange),
+  // Below 2^31 (some tools still keep uids in a signed int), far above login and system users
+  // and the usual /etc/subuid ranges.
+  LOCAL_DESKTOP_UID_BASE: int(1_000, 2_000_000_000, 2_000_000_000),
+  LOCAL_DESKTOP_SAME_USER: z.enum(["true", "false", "1", "0"], { error: "must be true or false" }).optional(),
 });
 
 /**
@@ -163,7 +179,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiVersion: e.DOCKER_API_VERSION ? `v${e.DOCKER_API_VERSION.replace(/^v/, "")}` : undefined,
       vncHost: e.DOCKER_VNC_HOST,
     },
-    local: e.LOCAL_DISPLAY_RANGE,
+    local: {
+      ...e.LOCAL_DISPLAY_RANGE,
+      uidBase: e.LOCAL_DESKTOP_UID_BASE,
+      sameUser: e.LOCAL_DESKTOP_SAME_USER === "true" || e.LOCAL_DESKTOP_SAME_USER === "1",
+    },
   };
 }
 
@@ -225,7 +245,7 @@ function parseCidrs(text: string, ctx: Ctx): string[] {
   return cidrs;
 }
 
-function parseDisplayRange(text: string, ctx: Ctx): LocalSettings {
+function parseDisplayRange(text: string, ctx: Ctx): Pick<LocalSettings, "displayFirst" | "displayLast"> {
   const [displayFirst = 0, displayLast = 0] = text.split("-").map(Number);
   if (displayFirst > displayLast) ctx.addIssue({ code: "custom", message: "must go from a lower to a higher display number" });
   return { displayFirst, displayLast };

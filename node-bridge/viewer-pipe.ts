@@ -13,6 +13,11 @@
  * until the send callbacks bring it under the low-water mark; the hub pauses and resumes TCP
  * reading with `{"type":"pause"}` / `{"type":"resume"}` text frames when its viewer stalls; a TCP
  * write that buffers pauses reading the socket until the TCP side drains.
+ *
+ * A VNC server with a password (the endpoint's `auth`): the bridge logs in right after dialling,
+ * before the data socket opens (a wrong password is an `open_failed`, not a viewer staring at a
+ * dead stream), and then plays an RFB server offering security type None to the viewer
+ * (rfb-handshake.ts); the VNC server is read again only once the viewer's handshake is over.
  */
 import { connect, type Socket } from "node:net";
 import { WebSocket } from "ws";
@@ -21,6 +26,7 @@ import type { DataHubFrame } from "../durable-objects/desktop/protocol.ts";
 import { type OpenedSocket, openDataSocket } from "./data-socket.ts";
 import type { VncEndpoint } from "./drivers/driver.ts";
 import type { Logger } from "./log.ts";
+import { VncServerLogin, ViewerNoneHandshake } from "./rfb-handshake.ts";
 import { keepAlive } from "./ws-keepalive.ts";
 
 /** Text frames the hub may send on a data socket. */
@@ -98,6 +104,19 @@ export class ViewerPipe {
       tcp.destroy();
       throw new Error("closed while connecting");
     }
+    const authenticated = endpoint.auth?.type === "vnc";
+    if (endpoint.auth?.type === "vnc") {
+      try {
+        await this.#login(tcp, endpoint.auth.password);
+      } catch (e: unknown) {
+        tcp.destroy();
+        throw e;
+      }
+      if (this.closing) {
+        tcp.destroy();
+        throw new Error("closed while connecting");
+      }
+    }
     let opened: OpenedSocket;
     try {
       opened = await openDataSocket(this.#o.url, this.#o.dataToken, {
@@ -117,7 +136,7 @@ export class ViewerPipe {
     }
     this.#stats.open = true;
     this.#log.info("viewer pipe open", { vnc: `${endpoint.host}:${endpoint.port}` });
-    this.#ended = this.#pipe(ws, tcp, early.take());
+    this.#ended = this.#pipe(ws, tcp, early.take(), authenticated ? new ViewerNoneHandshake() : undefined);
   }
 
   /** Resolves when both sides have closed (at once if the pipe never opened). */
@@ -170,12 +189,47 @@ export class ViewerPipe {
     });
   }
 
+  /**
+   * VNC authentication with the server on the viewer's behalf. Leaves the socket paused, with any
+   * bytes the server sent after its SecurityResult put back for the pipe.
+   */
+  #login(tcp: Socket, password: string): Promise<void> {
+    const login = new VncServerLogin(password);
+    return new Promise((resolve, reject) => {
+      const finish = (error?: Error) => {
+        clearTimeout(timer);
+        tcp.off("data", onData);
+        tcp.off("close", onClose);
+        tcp.pause();
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer = setTimeout(
+        () => finish(new Error(`the VNC server did not complete its handshake within ${this.#o.connectTimeoutMs} ms`)),
+        this.#o.connectTimeoutMs,
+      );
+      const onData = (chunk: Buffer) => {
+        const step = login.push(chunk);
+        if (step.send.length > 0) tcp.write(step.send);
+        if (step.error) finish(new Error(step.error));
+        else if (step.done) {
+          if (step.done.rest.length > 0) tcp.unshift(step.done.rest);
+          finish();
+        }
+      };
+      const onClose = () => finish(new Error("the VNC server closed the connection during its handshake"));
+      tcp.on("data", onData);
+      tcp.once("close", onClose);
+      tcp.resume();
+    });
+  }
+
   #count(field: "bytesToHub" | "bytesToVnc" | "messagesToHub", n: number): void {
     this.#stats[field] += n;
     this.#o.totals[field] += n;
   }
 
-  #pipe(ws: WebSocket, tcp: Socket, early: [Buffer, boolean][]): Promise<void> {
+  #pipe(ws: WebSocket, tcp: Socket, early: [Buffer, boolean][], viewerHandshake?: ViewerNoneHandshake): Promise<void> {
     const o = this.#o;
     const stats = this.#stats;
     const log = this.#log;
@@ -184,8 +238,10 @@ export class ViewerPipe {
     let flushScheduled = false;
     let waitingForTcpDrain = false;
 
+    // While the bridge still plays the server towards the viewer, the VNC server is not read.
+    let handshaking = viewerHandshake !== undefined;
     const applyPause = () => {
-      if (stats.pausedByHub || stats.pausedByBuffer) tcp.pause();
+      if (handshaking || stats.pausedByHub || stats.pausedByBuffer) tcp.pause();
       else tcp.resume();
     };
     const onSent = (err?: Error) => {
@@ -226,17 +282,42 @@ export class ViewerPipe {
       }
     });
 
+    const toVnc = (data: Buffer) => {
+      this.#count("bytesToVnc", data.length);
+      if (!tcp.write(data) && !waitingForTcpDrain) {
+        waitingForTcpDrain = true;
+        ws.pause();
+        tcp.once("drain", () => {
+          waitingForTcpDrain = false;
+          ws.resume();
+        });
+      }
+    };
+    const onViewerHandshake = (handshake: ViewerNoneHandshake, data: Buffer) => {
+      const step = handshake.push(data);
+      if (step.send.length > 0 && ws.readyState === WebSocket.OPEN) ws.send(step.send, { binary: true });
+      if (step.error) {
+        log.warn("viewer RFB handshake failed", { error: step.error });
+        if (ws.readyState === WebSocket.OPEN) ws.close(1008, step.error.slice(0, 120));
+        tcp.destroy();
+        return;
+      }
+      if (step.done) {
+        handshaking = false;
+        log.debug("viewer handshake done", { viewerVersion: handshake.viewerVersion });
+        if (step.done.rest.length > 0) toVnc(step.done.rest);
+        applyPause();
+      }
+    };
+    if (viewerHandshake) ws.send(viewerHandshake.greeting(), { binary: true });
+
     const onMessage = (data: Buffer, isBinary: boolean) => {
+      if (isBinary && handshaking && viewerHandshake) {
+        onViewerHandshake(viewerHandshake, data);
+        return;
+      }
       if (isBinary) {
-        this.#count("bytesToVnc", data.length);
-        if (!tcp.write(data) && !waitingForTcpDrain) {
-          waitingForTcpDrain = true;
-          ws.pause();
-          tcp.once("drain", () => {
-            waitingForTcpDrain = false;
-            ws.resume();
-          });
-        }
+        toVnc(data);
         return;
       }
       const frame = parseHubFrame(data);

@@ -11,7 +11,7 @@
  * Flags: --watch (rebuild the site on change), --no-build (use the existing site/dist).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { generatePassword, hashPassword } from "../worker/lib/password.ts";
@@ -89,7 +89,7 @@ async function startLocalBridge(databaseUrl: string, secretsFile: string): Promi
   const secrets = loadSecrets(secretsFile);
   const { bridgeId, token } = await registerLocalBridge(databaseUrl, secrets.LOCAL_BRIDGE_TOKEN);
   if (token !== secrets.LOCAL_BRIDGE_TOKEN) saveSecrets(secretsFile, { ...secrets, LOCAL_BRIDGE_TOKEN: token });
-  if (await ensureStarterTemplate(databaseUrl)) log("added the desktop template 'Local desktop'");
+  if (await ensureStarterTemplate(databaseUrl)) log("added the desktop template 'Local desktop' (administrators only)");
   const launchedAt = new Date();
   localBridge = superviseLocalBridge({
     atriumUrl: `http://127.0.0.1:${port}`,
@@ -100,15 +100,22 @@ async function startLocalBridge(databaseUrl: string, secretsFile: string): Promi
   });
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (await bridgeOnline(databaseUrl, bridgeId, launchedAt))
-      return "local desktops: bridge 'local' online (Xvfb + x11vnc on this machine)";
+    if (await bridgeOnline(databaseUrl, bridgeId, launchedAt)) {
+      const sameUser = /^(true|1)$/.test(process.env.LOCAL_DESKTOP_SAME_USER ?? "");
+      if (process.getuid?.() !== 0 && !sameUser)
+        return "local desktops: bridge 'local' online, but it will refuse desktops: it is not root, so it cannot run them as users of their own (set LOCAL_DESKTOP_SAME_USER=true on a single-person machine)";
+      return "local desktops: bridge 'local' online (Xvfb + x11vnc on this machine; the 'Local desktop' template is for administrators)";
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
   return "local desktops: the bridge 'local' has not connected yet (see the [bridge] lines above)";
 }
 
 async function main(): Promise<void> {
-  mkdirSync(dataDir, { recursive: true });
+  // Owner-only: it holds the secrets, the embedded database and the bridge's state, and local
+  // desktops run shells on this machine (as other users when this runs as root).
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
 
   if (!args.has("--no-build")) {
     log("building the site…");

@@ -6,10 +6,17 @@
  * state dir must still converge instead of failing.
  */
 import type { Platform, ReportedSession, StartPayload } from "../../durable-objects/bridge/protocol.ts";
+import type { VncAuth } from "../rfb-handshake.ts";
 
 export interface VncEndpoint {
   host: string;
   port: number;
+  /**
+   * The RFB security the VNC server asks for. Unset or `none`: viewers handshake with the server
+   * themselves. `vnc`: the bridge logs in with the password and offers its viewers None
+   * (rfb-handshake.ts), so the password never leaves the bridge.
+   */
+  auth?: VncAuth;
 }
 
 /** Called when a session changes state without a command (its desktop exited, …). */

@@ -71,23 +71,35 @@ export async function registerLocalBridge(databaseUrl: string, token: string | u
   }
 }
 
+/** What the seeded template says about itself (shown to administrators in the gallery and the admin page). */
+export const STARTER_TEMPLATE_DESCRIPTION =
+  "A shell on the machine running npm start: a bare X desktop (Xvfb + x11vnc) with a terminal, served by its local bridge under a user of its own. Administrators only; cannot hibernate, idle ones are stopped.";
+/** The description earlier versions seeded, when the template was open to every user. */
+const OLD_STARTER_DESCRIPTION =
+  "A bare X desktop (Xvfb + x11vnc) on the machine running npm start, served by its local bridge. Cannot hibernate: idle ones are stopped.";
+
 /**
- * On a fresh install (no desktop template at all) adds one enabled template, so a desktop can be
- * started right away. Templates an administrator deleted or disabled later are left alone.
- * Returns whether it added one.
+ * On a fresh install (no desktop template at all) adds one enabled, admin-only template, so an
+ * administrator can start a desktop right away: it is a shell on this machine, so it is not for
+ * every self-registered user (an administrator can open it up on the templates page). A starter
+ * template seeded by an earlier version, still exactly as seeded, is made admin-only too.
+ * Templates an administrator added, edited, deleted or disabled are left alone. Returns whether
+ * it added one.
  */
 export async function ensureStarterTemplate(databaseUrl: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
+    await client.query(
+      `update desktop_templates set admin_only = true, description = $1
+       where name = 'Local desktop' and image = 'atrium/local-desktop' and description = $2 and not admin_only`,
+      [STARTER_TEMPLATE_DESCRIPTION, OLD_STARTER_DESCRIPTION],
+    );
     const { rowCount } = await client.query(
-      `insert into desktop_templates (name, description, kind, image, cpu, memory_mb)
-       select $1, $2, 'container', 'atrium/local-desktop', 1, 1024
+      `insert into desktop_templates (name, description, kind, image, cpu, memory_mb, admin_only)
+       select $1, $2, 'container', 'atrium/local-desktop', 1, 1024, true
        where not exists (select 1 from desktop_templates)`,
-      [
-        "Local desktop",
-        "A bare X desktop (Xvfb + x11vnc) on the machine running npm start, served by its local bridge. Cannot hibernate: idle ones are stopped.",
-      ],
+      ["Local desktop", STARTER_TEMPLATE_DESCRIPTION],
     );
     return (rowCount ?? 0) > 0;
   } finally {

@@ -126,6 +126,9 @@ describe("bridge killed in the middle of commands", () => {
       ].join("\n"),
     );
     chmodSync(launcher, 0o755);
+    // A root bridge runs desktops as users of their own: they must reach the launcher and its delay.
+    chmodSync(tmp, 0o755);
+    chmodSync(launchers, 0o755);
     setLaunchDelay(0);
 
     stack = await startStack({ localBridge: false });

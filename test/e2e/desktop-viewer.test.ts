@@ -13,7 +13,7 @@ import { existsSync, rmSync } from "node:fs";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { type ApiClient, registerUser } from "../helpers/api-client.ts";
+import { type ApiClient, registerUser, signInFirstAdmin } from "../helpers/api-client.ts";
 import { BrowserPool } from "../helpers/browser.ts";
 import { killDesktopProcesses, requirePrograms } from "../helpers/local-desktops.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
@@ -183,6 +183,11 @@ async function rawViewOnlyTyping(baseUrl: string, client: ApiClient, shareToken:
 describe("a lab desktop in the browser, through the Worker and the session's DO", () => {
   beforeAll(async () => {
     stack = await startStack({ env: { LOCAL_DISPLAY_RANGE: `${DISPLAYS.first}-${DISPLAYS.last}` } });
+    // The starter template is a shell on the host, for administrators only: this lab opens it up.
+    const admin = await signInFirstAdmin(stack.url, stack.adminPassword ?? "");
+    const { templates } = await admin.ok<{ templates: { id: string; name: string }[] }>("GET", "/api/v1/admin/desktop-templates");
+    const starter = templates.find((t) => t.name === "Local desktop");
+    await admin.ok("PATCH", `/api/v1/admin/desktop-templates/${starter?.id}`, { adminOnly: false });
     owner = await registerUser(stack.url, `desk${suffix}`);
     teammate = await registerUser(stack.url, `mate${suffix}`);
     const { team } = await owner.ok<{ team: { id: string } }>("POST", "/api/v1/teams", { name: `Lab ${suffix}` });

@@ -93,6 +93,55 @@ describe("desktop templates", () => {
     await expectError(await adminCall("DELETE", `/api/v1/admin/desktop-templates/${t.id}`), 404, "TEMPLATE_NOT_FOUND");
   });
 
+  it("an admin-only template does not exist for users (hidden, 404 TEMPLATE_NOT_FOUND on start); admins list and start it", async () => {
+    const bridge = await TestBridge.online(admin, { platform: "local" });
+    const shell = await expectStatus(
+      await adminCall("POST", "/api/v1/admin/desktop-templates", {
+        name: "Host shell",
+        description: "A shell on the host",
+        kind: "container",
+        image: "atrium/local-desktop",
+        adminOnly: true,
+      }),
+      201,
+    );
+    expect(shell.template).toMatchObject({ adminOnly: true, enabled: true });
+    const open = await createTemplate(admin);
+    expect(open).toMatchObject({ adminOnly: false });
+
+    const userList = await expectStatus(await call("GET", "/api/v1/desktop-templates", { token: user.accessToken }), 200);
+    const userIds = userList.templates.map((x: { id: string }) => x.id);
+    expect(userIds).toContain(open.id);
+    expect(userIds).not.toContain(shell.template.id);
+    await expectError(
+      await call("POST", "/api/v1/desktops", {
+        token: user.accessToken,
+        body: { templateId: shell.template.id, region: bridge.region, platform: "local" },
+      }),
+      404,
+      "TEMPLATE_NOT_FOUND",
+    );
+
+    const adminList = await expectStatus(await adminCall("GET", "/api/v1/desktop-templates"), 200);
+    expect(adminList.templates.find((x: { id: string }) => x.id === shell.template.id)).toMatchObject({ adminOnly: true });
+    const { id } = await runningSession(admin, shell.template.id, bridge);
+    await expectStatus(await adminCall("POST", `/api/v1/desktops/${id}/stop`), 202);
+
+    // Opening it up makes it a normal template; closing it again hides it again.
+    await expectStatus(await adminCall("PATCH", `/api/v1/admin/desktop-templates/${shell.template.id}`, { adminOnly: false }), 200);
+    const opened = await expectStatus(await call("GET", "/api/v1/desktop-templates", { token: user.accessToken }), 200);
+    expect(opened.templates.map((x: { id: string }) => x.id)).toContain(shell.template.id);
+    await expectStatus(await adminCall("PATCH", `/api/v1/admin/desktop-templates/${shell.template.id}`, { adminOnly: true }), 200);
+    const closed = await expectStatus(await call("GET", "/api/v1/desktop-templates", { token: user.accessToken }), 200);
+    expect(closed.templates.map((x: { id: string }) => x.id)).not.toContain(shell.template.id);
+    await expectError(
+      await adminCall("POST", "/api/v1/admin/desktop-templates", { name: "x", kind: "container", image: "a/b", adminOnly: "yes" }),
+      400,
+      "VALIDATION_FAILED",
+    );
+    await bridge.disconnect();
+  });
+
   it("refuses bad image references, unknown VM images and bad environment names", async () => {
     await expectError(
       await adminCall("POST", "/api/v1/admin/desktop-templates", { name: "x", kind: "container", image: "bad image; rm -rf /" }),

@@ -43,6 +43,7 @@ const TemplateFields = {
     .refine((e) => Object.keys(e).length <= 100, "at most 100 variables"),
   persistentHome: z.boolean(),
   enabled: z.boolean(),
+  adminOnly: z.boolean().openapi({ description: "only site administrators see and start it (e.g. a desktop that is a shell on the host)" }),
 };
 
 const TemplateInput = z.object({
@@ -54,6 +55,7 @@ const TemplateInput = z.object({
   env: TemplateFields.env.default({}),
   persistentHome: TemplateFields.persistentHome.default(false),
   enabled: TemplateFields.enabled.default(true),
+  adminOnly: TemplateFields.adminOnly.default(false),
 });
 const TemplatePatch = z
   .object(TemplateFields)
@@ -73,6 +75,7 @@ const TemplateSchema = z
     env: z.record(z.string(), z.string()),
     persistentHome: z.boolean(),
     enabled: z.boolean(),
+    adminOnly: z.boolean(),
     createdAt: TimestampSchema,
     updatedAt: TimestampSchema,
   })
@@ -92,6 +95,7 @@ function templateView(t: TemplateRow): z.infer<typeof TemplateSchema> {
     env: t.env,
     persistentHome: t.persistentHome,
     enabled: t.enabled,
+    adminOnly: t.adminOnly,
     createdAt: isoRequired(t.createdAt),
     updatedAt: isoRequired(t.updatedAt),
   };

@@ -39,6 +39,7 @@ const TemplateSummarySchema = z
     cpu: z.number(),
     memoryMb: z.number().int(),
     persistentHome: z.boolean(),
+    adminOnly: z.boolean().openapi({ description: "only administrators see it (they alone are shown such templates)" }),
   })
   .openapi("DesktopTemplateSummary");
 
@@ -83,7 +84,7 @@ const listTemplates = createRoute({
   method: "get",
   path: "/desktop-templates",
   tags,
-  summary: "The desktop templates users may start (enabled ones)",
+  summary: "The desktop templates this user may start (enabled ones; admin-only ones for administrators only)",
   responses: { 200: jsonResponse(z.object({ templates: z.array(TemplateSummarySchema) }), "Templates"), ...errorResponses },
 });
 const startRoute = createRoute({
@@ -228,11 +229,12 @@ const shareTicketRoute = createRoute({
 
 export const desktopRoutes = createRouter()
   .openapi(listTemplates, async (c) => {
-    requireUser(c);
+    const auth = requireUser(c);
     const rows = await getDb(c.env)
       .select()
       .from(desktopTemplates)
-      .where(eq(desktopTemplates.enabled, true))
+      // Admin-only templates do not exist for everyone else.
+      .where(and(eq(desktopTemplates.enabled, true), auth.isAdmin ? undefined : eq(desktopTemplates.adminOnly, false)))
       .orderBy(asc(desktopTemplates.name));
     return c.json(
       {
@@ -244,6 +246,7 @@ export const desktopRoutes = createRouter()
           cpu: t.cpu,
           memoryMb: t.memoryMb,
           persistentHome: t.persistentHome,
+          adminOnly: t.adminOnly,
         })),
       },
       200,

@@ -119,7 +119,14 @@ export async function startDesktop(c: Context<AppEnv>, input: StartDesktopInput)
   const [template] = await db
     .select()
     .from(desktopTemplates)
-    .where(and(eq(desktopTemplates.id, input.templateId), eq(desktopTemplates.enabled, true)));
+    .where(
+      and(
+        eq(desktopTemplates.id, input.templateId),
+        eq(desktopTemplates.enabled, true),
+        // An admin-only template is one a user cannot see: the same 404 as a missing one.
+        auth.isAdmin ? undefined : eq(desktopTemplates.adminOnly, false),
+      ),
+    );
   if (!template) throw new ApiError("TEMPLATE_NOT_FOUND", "No such desktop template (or it is disabled).");
   let imageId: string | null = null;
   if (template.kind === "vm") {

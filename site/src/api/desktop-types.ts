@@ -22,6 +22,8 @@ export interface DesktopTemplateSummary {
   cpu: number;
   memoryMb: number;
   persistentHome: boolean;
+  /** only administrators are shown it */
+  adminOnly: boolean;
 }
 
 /** `DesktopSession`. */
@@ -98,6 +100,8 @@ export interface DesktopTemplateInput {
   env: Record<string, string>;
   persistentHome: boolean;
   enabled: boolean;
+  /** only site administrators see and start it */
+  adminOnly: boolean;
 }
 
 /** `DesktopSettings`. */

@@ -69,6 +69,7 @@ export function AdminDesktopTemplatesPage() {
       env: parseEnv(String(data.get("env") ?? "")),
       persistentHome: data.get("persistentHome") === "on",
       enabled: data.get("enabled") === "on",
+      adminOnly: data.get("adminOnly") === "on",
     };
     setNotice(undefined);
     await run(async () => {
@@ -169,6 +170,10 @@ export function AdminDesktopTemplatesPage() {
           <label class="check">
             <input name="enabled" type="checkbox" checked={value("enabled", true)} /> Enabled (users can start it)
           </label>
+          <label class="check">
+            <input name="adminOnly" type="checkbox" checked={value("adminOnly", false)} /> Administrators only (hidden from everyone else;
+            for desktops that give a shell on a host)
+          </label>
           <ActionFeedback error={error()} notice={notice()} />
           <div class="form-actions">
             <button type="submit" class="button button-primary" disabled={busy()}>
@@ -207,6 +212,12 @@ export function AdminDesktopTemplatesPage() {
                   </td>
                   <td>
                     <span class={t.enabled ? "badge badge-active" : "badge badge-inactive"}>{t.enabled ? "enabled" : "disabled"}</span>
+                    <Show when={t.adminOnly}>
+                      {" "}
+                      <span class="badge" data-testid="admin-only-badge">
+                        admins only
+                      </span>
+                    </Show>
                   </td>
                   <td class="cell-actions">
                     <button type="button" class="button button-small" onClick={() => startEdit(t)} aria-label={`Edit ${t.name}`}>

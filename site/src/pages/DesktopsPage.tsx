@@ -156,6 +156,7 @@ function TemplateCard(props: {
       <p class="muted small">
         {t().kind === "vm" ? "Virtual machine" : "Container"} · {t().cpu} CPU · {Math.round(t().memoryMb / 102.4) / 10} GiB
         {t().persistentHome ? " · persistent home" : ""}
+        {t().adminOnly ? " · administrators only" : ""}
       </p>
       <form
         class="form form-row"

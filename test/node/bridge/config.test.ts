@@ -38,7 +38,7 @@ describe("bridge configuration", () => {
         egressExcept: [],
       },
       docker: { socketPath: "/var/run/docker.sock", apiVersion: undefined, vncHost: "127.0.0.1" },
-      local: { displayFirst: 100, displayLast: 199 },
+      local: { displayFirst: 100, displayLast: 199, uidBase: 2_000_000_000, sameUser: false },
     });
     expect(loadConfig({ ...valid, ATRIUM_URL: "http://127.0.0.1:8787" }).controlUrl).toBe("ws://127.0.0.1:8787/api/v1/bridges/connect");
   });
@@ -56,6 +56,8 @@ describe("bridge configuration", () => {
       KUBERNETES_EGRESS_EXCEPT: "100.100.0.0/16,203.0.113.0/24",
       DOCKER_API_VERSION: "1.44",
       LOCAL_DISPLAY_RANGE: "50-59",
+      LOCAL_DESKTOP_UID_BASE: "300000",
+      LOCAL_DESKTOP_SAME_USER: "true",
     });
     expect(config).toMatchObject({
       region: "eu-west-1",
@@ -69,7 +71,7 @@ describe("bridge configuration", () => {
         egressExcept: ["100.100.0.0/16", "203.0.113.0/24"],
       },
       docker: { apiVersion: "v1.44" },
-      local: { displayFirst: 50, displayLast: 59 },
+      local: { displayFirst: 50, displayLast: 59, uidBase: 300_000, sameUser: true },
     });
   });
 

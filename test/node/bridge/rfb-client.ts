@@ -1,9 +1,17 @@
 /**
- * A minimal RFB (VNC) client for tests: protocol version 3.8, security type None, ClientInit,
- * ServerInit, and one raw-encoded framebuffer update of a small rectangle — enough to prove that
- * a desktop really serves pixels and what colour they are.
+ * A minimal RFB (VNC) client for tests: protocol version 3.8 or 3.3, security type None or VNC
+ * authentication, ClientInit, ServerInit, and one raw-encoded framebuffer update of a small
+ * rectangle — enough to prove that a desktop really serves pixels and what colour they are.
  */
 import { connect, type Socket } from "node:net";
+import { vncAuthResponse } from "../../../node-bridge/rfb-handshake.ts";
+
+export interface RfbClientOptions {
+  /** the version the client answers with (default 3.8) */
+  version?: "3.3" | "3.8";
+  /** use VNC authentication with this password (default: security type None) */
+  password?: string;
+}
 
 export interface RfbFrame {
   width: number;
@@ -42,21 +50,53 @@ export class SocketReader {
   }
 }
 
-/** Connects, handshakes and fetches the top-left `size`×`size` pixels. */
-export async function grabRfbFrame(host: string, port: number, size = 8): Promise<RfbFrame> {
+/** The security types a 3.8 client is offered (then hangs up). */
+export async function rfbSecurityTypes(host: string, port: number): Promise<number[]> {
   const socket = connect(port, host);
   socket.on("error", () => {});
   const reader = new SocketReader(socket);
   try {
-    const version = (await reader.read(12)).toString();
-    if (!/^RFB 003\.00\d\n$/.test(version)) throw new Error(`not an RFB server: ${JSON.stringify(version)}`);
+    await reader.read(12);
+    socket.write("RFB 003.008\n");
+    const count = (await reader.read(1)).readUInt8(0);
+    return [...(await reader.read(count))];
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** The security handshake of `options`; throws with the server's reason when it fails. */
+async function handshake(socket: Socket, reader: SocketReader, options: RfbClientOptions): Promise<void> {
+  const version = (await reader.read(12)).toString();
+  if (!/^RFB 003\.00\d\n$/.test(version)) throw new Error(`not an RFB server: ${JSON.stringify(version)}`);
+  const wanted = options.password === undefined ? 1 : 2;
+  if (options.version === "3.3") {
+    socket.write("RFB 003.003\n");
+    const type = (await reader.read(4)).readUInt32BE(0);
+    if (type !== wanted) throw new Error(`server chose security type ${type}`);
+  } else {
     socket.write("RFB 003.008\n");
     const count = (await reader.read(1)).readUInt8(0);
     const types = [...(await reader.read(count))];
-    if (!types.includes(1)) throw new Error(`server offers no "None" security: ${types}`);
-    socket.write(Buffer.from([1]));
-    const result = (await reader.read(4)).readUInt32BE(0);
-    if (result !== 0) throw new Error("security handshake failed");
+    if (!types.includes(wanted)) throw new Error(`server offers no security type ${wanted}: ${types}`);
+    socket.write(Buffer.from([wanted]));
+  }
+  if (options.password !== undefined) socket.write(vncAuthResponse(options.password, await reader.read(16)));
+  // 3.3 sends no SecurityResult for None.
+  if (options.version === "3.3" && options.password === undefined) return;
+  const result = (await reader.read(4)).readUInt32BE(0);
+  if (result === 0) return;
+  const reason = options.version === "3.3" ? "" : (await reader.read((await reader.read(4)).readUInt32BE(0))).toString();
+  throw new Error(`security handshake failed: ${reason}`);
+}
+
+/** Connects, handshakes and fetches the top-left `size`×`size` pixels. */
+export async function grabRfbFrame(host: string, port: number, size = 8, options: RfbClientOptions = {}): Promise<RfbFrame> {
+  const socket = connect(port, host);
+  socket.on("error", () => {});
+  const reader = new SocketReader(socket);
+  try {
+    await handshake(socket, reader, options);
     socket.write(Buffer.from([1])); // ClientInit: shared
     const init = await reader.read(24);
     const width = init.readUInt16BE(0);
@@ -82,11 +122,15 @@ export async function grabRfbFrame(host: string, port: number, size = 8): Promis
     const rects = (await reader.read(3)).readUInt16BE(1);
     for (let i = 0; i < rects; i++) {
       const header = await reader.read(12);
+      const x = header.readUInt16BE(0);
+      const y = header.readUInt16BE(2);
       const w = header.readUInt16BE(4);
       const h = header.readUInt16BE(6);
       const encoding = header.readInt32BE(8);
       if (encoding !== 0) throw new Error(`unexpected encoding ${encoding}`);
-      pixels.push(await reader.read((w * h * bitsPerPixel) / 8));
+      const data = await reader.read((w * h * bitsPerPixel) / 8);
+      // x11vnc may add rectangles beyond the one asked for (around the cursor): not ours to judge.
+      if (x + w <= size && y + h <= size) pixels.push(data);
     }
     return { width, height, name, bitsPerPixel, pixels: Buffer.concat(pixels) };
   } finally {

@@ -133,7 +133,10 @@ describe("session manager", () => {
 
   it("refuses to hibernate on a driver that cannot, leaving the relay alone", async () => {
     const manager = new SessionManager({
-      driver: new LocalDriver({ settings: { displayFirst: 1, displayLast: 1 }, log: silentLogger }),
+      driver: new LocalDriver({
+        settings: { displayFirst: 1, displayLast: 1, uidBase: 2_000_000_000, sameUser: false },
+        log: silentLogger,
+      }),
       log: silentLogger,
     });
     await expect(manager.run(command("hibernate_session", payloadFor()))).rejects.toMatchObject({ code: "HIBERNATE_UNSUPPORTED" });

@@ -1,0 +1,1 @@
+ALTER TABLE "desktop_templates" ADD COLUMN "admin_only" boolean DEFAULT false NOT NULL;
