@@ -164,6 +164,10 @@ describe("meeting limits", () => {
       const spent = (await allowance(user)).spentUsd as number;
       expect(spent).toBeCloseTo(done.costUsd, 6);
       expect(spent).toBeGreaterThan(0);
+      // A branch is a meeting too: it counts towards the meetings per day.
+      await setLimits({ defaultMeetingBudgetUsd: 0.75, maxMeetingBudgetUsd: 2, meetingsPerUserPerDay: 1 });
+      const branch = await call("POST", `/api/v1/meetings/${meeting.id}/branch`, { token: user.accessToken, body: { fromTurnIndex: 0 } });
+      await expectError(branch, 429, "DAILY_LIMIT_REACHED");
     } finally {
       await setLimits({});
     }
