@@ -3,7 +3,21 @@
  * folder from this file; runtime-neutral so the Worker, the DOs and Node scripts share it.
  */
 import { sql } from "drizzle-orm";
-import { boolean, check, index, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  boolean,
+  check,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 import { PLATFORMS } from "../durable-objects/bridge/protocol.ts";
 import { DESKTOP_STATES } from "../durable-objects/desktop/protocol.ts";
 import { MEETING_STATUSES } from "../durable-objects/meeting/protocol.ts";
@@ -184,6 +198,8 @@ export const meetings = pgTable(
   (t) => [
     index("meetings_team_idx").on(t.teamId, t.createdAt),
     index("meetings_merge_group_idx").on(t.mergeGroupId),
+    // The per-user daily meeting count (meeting-limits.ts) reads a user's recent meetings.
+    index("meetings_created_by_idx").on(t.createdBy, t.createdAt),
     // At most one merge meeting per parallel group, however many copies finish at once.
     uniqueIndex("meetings_one_merge_per_group_idx").on(t.mergeGroupId).where(sql`merge_role = 'merge'`),
   ],
@@ -248,6 +264,24 @@ export const userApiKeys = pgTable(
 );
 
 export type MeetingRowType = typeof meetings.$inferSelect;
+
+/**
+ * Deployment-wide meeting limits (one row, id = 1; the defaults apply until an admin saves).
+ * Amounts are double precision so what an admin saves reads back exactly.
+ * "Per day" is the last 24 hours. See durable-objects/meeting/meeting-limits.ts.
+ */
+export const meetingSettings = pgTable("meeting_settings", {
+  id: integer("id").primaryKey().default(1),
+  /** meetings a user may create in 24 h (every user, whichever key pays) */
+  meetingsPerUserPerDay: integer("meetings_per_user_per_day").notNull().default(20),
+  /** USD a user's meetings may spend on the deployment's Anthropic key in 24 h */
+  dailySpendUsdPerUser: doublePrecision("daily_spend_usd_per_user").notNull().default(5),
+  /** the budget of a meeting on the deployment's key that sets none */
+  defaultMeetingBudgetUsd: doublePrecision("default_meeting_budget_usd").notNull().default(1),
+  /** the largest budget a meeting on the deployment's key may have */
+  maxMeetingBudgetUsd: doublePrecision("max_meeting_budget_usd").notNull().default(10),
+  updatedAt: updatedAt(),
+});
 
 // ── Lab desktops ──────────────────────────────────────────────────────────────────────────
 

@@ -13,6 +13,7 @@ import { adminRoutes } from "./routes/admin.ts";
 import { adminBridgeRoutes } from "./routes/admin-bridges.ts";
 import { adminDesktopRoutes } from "./routes/admin-desktops.ts";
 import { adminImageRoutes, IMAGE_PART_PATH } from "./routes/admin-images.ts";
+import { adminMeetingRoutes } from "./routes/admin-meetings.ts";
 import { agentRoutes } from "./routes/agents.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { desktopSocketRoutes } from "./routes/desktop-sockets.ts";
@@ -64,6 +65,7 @@ const api = new OpenAPIHono<AppEnv>()
   .route("/admin", adminDesktopRoutes)
   .route("/admin", adminBridgeRoutes)
   .route("/admin", adminImageRoutes)
+  .route("/admin", adminMeetingRoutes)
   .route("/", meetingRoutes)
   .route("/", roomRoutes)
   .route("/", desktopRoutes)

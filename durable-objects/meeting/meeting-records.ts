@@ -102,6 +102,8 @@ export async function commitMessage(db: AnyDb, meetingId: string, message: Meeti
 export interface StatusUpdate {
   status: MeetingStatus;
   provider?: "anthropic" | "offline";
+  /** the configuration as it runs (a meeting on the deployment's key gets its budget at start) */
+  config?: Record<string, unknown>;
   errorCode?: string | null;
   errorMessage?: string | null;
   summaryText?: string;

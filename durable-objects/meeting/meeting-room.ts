@@ -13,6 +13,8 @@ import { hitWindow } from "../rate-limiter/sliding-window.ts";
 import type { RoomIdentity } from "../room/protocol.ts";
 import { RoomBase } from "../room/room-base.ts";
 import { type MeetingConfig, MeetingConfigSchema } from "./meeting-config.ts";
+import { ApiError } from "../../worker/lib/errors.ts";
+import { admitOnDeploymentKey, dailySpendRefusal } from "./meeting-limits.ts";
 import { type AnyDb, commitMessage, groupMembers, updateMeetingStatus } from "./meeting-records.ts";
 import { backoffMs, callModel, ModelCallError, type ModelSource } from "./model-client.ts";
 import { mergeMeetingConfig } from "./parallel-merge.ts";
@@ -189,7 +191,17 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
       case "start": {
         if (status !== "pending") return refuse(`The meeting is ${status}; only a pending meeting can be started.`);
         const provider = await this.#chooseProvider(identity.userId);
-        this.ctx.storage.kv.put("meta", { ...meta, startedBy: identity.userId });
+        // On the deployment's key: the starter's daily spend must have room, and the deployment's budget rules apply.
+        let config = meta.config;
+        if (this.#apiKey?.source === "deployment") {
+          try {
+            config = await admitOnDeploymentKey(this.#db(), identity.userId, meta.config);
+          } catch (e: unknown) {
+            if (e instanceof ApiError) return { ok: false, code: e.code, message: e.message };
+            throw e;
+          }
+        }
+        this.ctx.storage.kv.put("meta", { ...meta, config, startedBy: identity.userId });
         const startedAt = new Date();
         await updateMeetingStatus(this.#db(), meta.meetingId, {
           status: "running",
@@ -197,6 +209,7 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
           startedAt,
           errorCode: null,
           errorMessage: null,
+          ...(config !== meta.config && { config: config as unknown as Record<string, unknown> }),
         });
         this.#setState({ status: "running", provider });
         await this.ctx.storage.setAlarm(Date.now());
@@ -321,6 +334,20 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
       }
     }
 
+    // The same worst-case check against the starter's daily spend, when the deployment's key pays.
+    if (state.provider !== "offline" && meta.startedBy && (await this.#resolveKey(meta.startedBy))?.source === "deployment") {
+      const prompt = buildMessages(meta.config, turn, transcript);
+      const refusal = await dailySpendRefusal(this.#db(), meta.startedBy, {
+        model,
+        promptChars: promptChars(prompt),
+        maxTokens: turn.maxTokens,
+      });
+      if (refusal) {
+        await this.#fail(meta, "DAILY_LIMIT_REACHED", refusal);
+        return undefined;
+      }
+    }
+
     const wait = this.#userLimitWait(meta.startedBy);
     if (wait > 0) return wait;
 
@@ -434,6 +461,8 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
       errorMessage: message,
       completedAt: new Date(),
     });
+    // Why it stopped, as an event of its own, then the final state.
+    this.publish("error", { code, message });
     this.#setState({ status: "failed", errorCode: code, errorMessage: message });
   }
 

@@ -89,6 +89,7 @@ export type MeetingEvent = z.infer<typeof MeetingEventSchema>;
 /** Stable codes a meeting fails or refuses with. */
 export type MeetingErrorCode =
   | "BUDGET_EXCEEDED"
+  | "DAILY_LIMIT_REACHED"
   | "PROVIDER_RATE_LIMITED"
   | "PROVIDER_OVERLOADED"
   | "PROVIDER_UNAVAILABLE"

@@ -9,6 +9,7 @@ import { AdminDesktopSettingsPage } from "./pages/AdminDesktopSettingsPage.tsx";
 import { AdminDesktopTemplatesPage } from "./pages/AdminDesktopTemplatesPage.tsx";
 import { AdminImagesPage } from "./pages/AdminImagesPage.tsx";
 import { AdminLayout } from "./pages/AdminLayout.tsx";
+import { AdminMeetingSettingsPage } from "./pages/AdminMeetingSettingsPage.tsx";
 import { AdminUsersPage } from "./pages/AdminUsersPage.tsx";
 import { ChangePasswordPage } from "./pages/ChangePasswordPage.tsx";
 import { DesktopsPage } from "./pages/DesktopsPage.tsx";
@@ -43,6 +44,7 @@ export function App() {
           <Route path="/" component={() => <Navigate href="/admin/users" />} />
           <Route path="/users" component={AdminUsersPage} />
           <Route path="/audit" component={AdminAuditPage} />
+          <Route path="/meeting-settings" component={AdminMeetingSettingsPage} />
           <Route path="/desktop-templates" component={AdminDesktopTemplatesPage} />
           <Route path="/images" component={AdminImagesPage} />
           <Route path="/desktop-settings" component={AdminDesktopSettingsPage} />

@@ -93,4 +93,36 @@ describe("live meetings in the browser", () => {
     await watcher.getByTestId("summary").waitFor();
     expect(await transcriptOf(watcher)).toEqual(seenByRunner);
   });
+
+  it("an admin sets the meeting limits, and a user's Settings shows what is left of them today", async () => {
+    const admin = await newPage();
+    const initial = stack.adminPassword;
+    if (!initial) throw new Error(`no admin password printed:\n${stack.output()}`);
+    await admin.goto(`${stack.url}/login`);
+    await admin.getByLabel("Username or email").fill("admin");
+    await admin.getByLabel("Password", { exact: true }).fill(initial);
+    await admin.getByRole("button", { name: /sign in/i }).click();
+    await admin.getByLabel("Current password").fill(initial);
+    await admin.getByLabel("New password", { exact: true }).fill("admin's new password 1");
+    await admin.getByLabel("Confirm new password").fill("admin's new password 1");
+    await admin.getByRole("button", { name: /change password|save/i }).click();
+    await admin.getByRole("heading", { name: /teams/i }).waitFor();
+
+    await admin.getByRole("link", { name: "Admin" }).click();
+    await admin.getByRole("link", { name: "Meeting limits" }).click();
+    await admin.getByLabel("Meetings per user per day").fill("7");
+    await admin.getByLabel("Spend per user per day (USD)").fill("2.5");
+    await admin.getByRole("button", { name: "Save limits" }).click();
+    await admin.getByText("Limits saved.").waitFor();
+    await admin.reload();
+    await expect.poll(() => admin.getByLabel("Meetings per user per day").inputValue()).toBe("7");
+    expect(await admin.getByLabel("Spend per user per day (USD)").inputValue()).toBe("2.5");
+
+    const user = await newPage();
+    await registerInSite(user, stack.url, `limits${Date.now().toString(36)}`);
+    await user.getByRole("link", { name: "Settings" }).click();
+    await expect.poll(() => user.getByTestId("allowance-meetings").textContent()).toBe("7 of 7");
+    // No deployment key here (the offline model answers): nothing to spend, so no spend limit.
+    expect(await user.getByTestId("allowance-spend").textContent()).toMatch(/not limited/);
+  });
 });

@@ -439,6 +439,22 @@ const cases: Case[] = [
   },
   {
     method: "GET",
+    route: "/api/v1/admin/meeting-settings",
+    request: async () => ({ path: "/api/v1/admin/meeting-settings" }),
+    expect: adminsOnly(200),
+  },
+  {
+    method: "PUT",
+    route: "/api/v1/admin/meeting-settings",
+    // The defaults: other files share this database and its deployment-wide limits.
+    request: async () => ({
+      path: "/api/v1/admin/meeting-settings",
+      body: { meetingsPerUserPerDay: 20, dailySpendUsdPerUser: 5, defaultMeetingBudgetUsd: 1, maxMeetingBudgetUsd: 10 },
+    }),
+    expect: adminsOnly(200),
+  },
+  {
+    method: "GET",
     route: "/api/v1/admin/desktop-sessions",
     request: async () => ({ path: "/api/v1/admin/desktop-sessions?state=running" }),
     expect: adminsOnly(200),

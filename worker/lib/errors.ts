@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   MEETING_NOT_FINISHED: 409,
   INVALID_STATE: 409,
   BRANCH_POINT_INVALID: 422,
+  /** a user's meetings per day, or their spend per day on the deployment's key, is used up */
+  DAILY_LIMIT_REACHED: 429,
   METHOD_NOT_ALLOWED: 405,
   // Lab desktops
   DESKTOP_NOT_FOUND: 404,

@@ -15,7 +15,8 @@ import {
   PRINCIPAL_INVESTIGATOR,
   SCIENTIFIC_CRITIC,
 } from "../../durable-objects/meeting/meeting-config.ts";
-import { createMeeting } from "../../durable-objects/meeting/meeting-factory.ts";
+import { createMeeting, createMeetings } from "../../durable-objects/meeting/meeting-factory.ts";
+import { meetingAllowance, preflightMeetingRequest } from "../../durable-objects/meeting/meeting-limits.ts";
 import { type AnyDb, loadTranscript } from "../../durable-objects/meeting/meeting-records.ts";
 import { parallelCopies } from "../../durable-objects/meeting/parallel-merge.ts";
 import { MEETING_STATUSES, MeetingMessageSchema } from "../../durable-objects/meeting/protocol.ts";
@@ -23,7 +24,7 @@ import { renderSummaryForContext } from "../../durable-objects/meeting/summary.t
 import { planMeeting } from "../../durable-objects/meeting/turn-plan.ts";
 import { toTranscript } from "../../durable-objects/meeting/meeting-room.ts";
 import { getDb, withPool } from "../db/client.ts";
-import { ApiError } from "../lib/errors.ts";
+import { ApiError, ERROR_CODES, type ErrorCode } from "../lib/errors.ts";
 import {
   type AppEnv,
   createRouter,
@@ -221,7 +222,7 @@ function room(c: Context<AppEnv>, meetingId: string) {
 async function startMeeting(c: Context<AppEnv>, meetingId: string): Promise<void> {
   const auth = requireUser(c);
   const result = await room(c, meetingId).command({ userId: auth.userId, name: auth.name, role: "editor" }, { type: "start" });
-  if (!result.ok) throw new ApiError("INVALID_STATE", result.message);
+  if (!result.ok) throw new ApiError(result.code in ERROR_CODES ? (result.code as ErrorCode) : "INVALID_STATE", result.message);
 }
 
 async function reload(c: Context<AppEnv>, id: string): Promise<MeetingRow> {
@@ -324,6 +325,22 @@ const UsageSchema = z.object({
   outputTokens: z.number().int(),
   calls: z.number().int(),
 });
+const AllowanceSchema = z
+  .object({
+    windowHours: z.number().openapi({ description: "the limits count the last this many hours (24)" }),
+    meetingsPerDay: z.number().int(),
+    meetingsUsed: z.number().int().openapi({ description: "meetings the caller created in the window (merge meetings not counted)" }),
+    meetingsLeft: z.number().int(),
+    spendLimitApplies: z
+      .boolean()
+      .openapi({ description: "false when the caller's own API key pays (or the deployment has no key): no spend limit then" }),
+    dailySpendUsd: z.number(),
+    spentUsd: z.number().openapi({ description: "what the deployment's key paid for the caller's meetings in the window" }),
+    spendLeftUsd: z.number(),
+    defaultMeetingBudgetUsd: z.number(),
+    maxMeetingBudgetUsd: z.number(),
+  })
+  .openapi("MeetingAllowance");
 const meetingUsageRoute = createRoute({
   method: "get",
   path: "/meetings/{meetingId}/usage",
@@ -336,10 +353,13 @@ const userUsageRoute = createRoute({
   method: "get",
   path: "/usage",
   tags,
-  summary: "The caller's model usage, in total and per model",
+  summary: "The caller's model usage, in total and per model, and what is left of today's meeting limits",
   responses: {
     200: jsonResponse(
-      UsageSchema.extend({ byModel: z.array(z.object({ model: z.string(), costUsd: z.number(), calls: z.number().int() })) }),
+      UsageSchema.extend({
+        byModel: z.array(z.object({ model: z.string(), costUsd: z.number(), calls: z.number().int() })),
+        allowance: AllowanceSchema,
+      }),
       "Usage",
     ),
     ...errorResponses,
@@ -386,8 +406,14 @@ export const meetingRoutes = createRouter()
     const body = c.req.valid("json");
     await requireTeamRole(getDb(c.env), teamId, auth.userId, "editor");
     const config = await buildConfig(c, teamId, body);
+    await preflightMeetingRequest(c.env, db(c), auth.userId, body);
     const created = await withPool(c.env, (pdb) =>
-      createMeeting(c.env, pdb as unknown as AnyDb, { teamId, createdBy: auth.userId, title: titleFrom(body.agenda), config }),
+      createMeeting(
+        c.env,
+        pdb as unknown as AnyDb,
+        { teamId, createdBy: auth.userId, title: titleFrom(body.agenda), config },
+        { countFor: auth.userId },
+      ),
     );
     if (body.start) await startMeeting(c, created.id);
     return c.json({ meeting: meetingView(await reload(c, created.id)) }, 201);
@@ -398,26 +424,30 @@ export const meetingRoutes = createRouter()
     const body = c.req.valid("json");
     await requireTeamRole(getDb(c.env), teamId, auth.userId, "editor");
     const base = await buildConfig(c, teamId, body);
+    await preflightMeetingRequest(c.env, db(c), auth.userId, body);
     const groupId = crypto.randomUUID();
     const copies = parallelCopies(base, { copies: body.copies });
-    const created = [];
-    for (const [i, config] of copies.entries()) {
-      const m = await withPool(c.env, (pdb) =>
-        createMeeting(c.env, pdb as unknown as AnyDb, {
+    // All copies in one transaction: the run takes `copies` of the user's meetings per day, or none.
+    const rows = await withPool(c.env, (pdb) =>
+      createMeetings(
+        c.env,
+        pdb as unknown as AnyDb,
+        copies.map((config, i) => ({
           teamId,
           createdBy: auth.userId,
           title: `${titleFrom(body.agenda)} (copy ${i + 1} of ${copies.length})`,
           config,
           mergeGroupId: groupId,
-          mergeRole: "copy",
+          mergeRole: "copy" as const,
           mergeBase: base,
-        }),
-      );
-      created.push(m.id);
-    }
+        })),
+        { countFor: auth.userId },
+      ),
+    );
+    const created = rows.map((m) => m.id);
     if (body.start) for (const id of created) await startMeeting(c, id);
-    const rows = await Promise.all(created.map((id) => reload(c, id)));
-    return c.json({ groupId, meetings: rows.map(meetingView) }, 201);
+    const reloaded = await Promise.all(created.map((id) => reload(c, id)));
+    return c.json({ groupId, meetings: reloaded.map(meetingView) }, 201);
   })
   .openapi(listRoute, async (c) => {
     const auth = requireUser(c);
@@ -482,17 +512,23 @@ export const meetingRoutes = createRouter()
     }
     const cutPosition = stored.findIndex((m) => m.turnIndex === body.fromTurnIndex);
     const inherited = stored.slice(0, cutPosition + 1);
+    await preflightMeetingRequest(c.env, db(c), auth.userId, body);
     const created = await withPool(c.env, (pdb) =>
-      createMeeting(c.env, pdb as unknown as AnyDb, {
-        teamId: meeting.teamId,
-        createdBy: auth.userId,
-        title: `${meeting.title} (branch at turn ${body.fromTurnIndex + 1})`,
-        config,
-        plan: branch.plan,
-        inherited,
-        parentMeetingId: meeting.id,
-        branchTurnIndex: body.fromTurnIndex,
-      }),
+      createMeeting(
+        c.env,
+        pdb as unknown as AnyDb,
+        {
+          teamId: meeting.teamId,
+          createdBy: auth.userId,
+          title: `${meeting.title} (branch at turn ${body.fromTurnIndex + 1})`,
+          config,
+          plan: branch.plan,
+          inherited,
+          parentMeetingId: meeting.id,
+          branchTurnIndex: body.fromTurnIndex,
+        },
+        { countFor: auth.userId },
+      ),
     );
     if (body.start) await startMeeting(c, created.id);
     return c.json({ meeting: meetingView(await reload(c, created.id)) }, 201);
@@ -505,13 +541,16 @@ export const meetingRoutes = createRouter()
   .openapi(userUsageRoute, async (c) => {
     const auth = requireUser(c);
     const d = getDb(c.env);
-    const [[total], byModel] = await d.batch([
-      d.select(usageColumns).from(usageLedger).where(eq(usageLedger.userId, auth.userId)),
-      d
-        .select({ model: usageLedger.model, costUsd: usageColumns.costUsd, calls: usageColumns.calls })
-        .from(usageLedger)
-        .where(eq(usageLedger.userId, auth.userId))
-        .groupBy(usageLedger.model),
+    const [allowance, [[total], byModel]] = await Promise.all([
+      meetingAllowance(c.env, db(c), auth.userId),
+      d.batch([
+        d.select(usageColumns).from(usageLedger).where(eq(usageLedger.userId, auth.userId)),
+        d
+          .select({ model: usageLedger.model, costUsd: usageColumns.costUsd, calls: usageColumns.calls })
+          .from(usageLedger)
+          .where(eq(usageLedger.userId, auth.userId))
+          .groupBy(usageLedger.model),
+      ]),
     ]);
-    return c.json({ ...(total ?? { costUsd: 0, inputTokens: 0, outputTokens: 0, calls: 0 }), byModel }, 200);
+    return c.json({ ...(total ?? { costUsd: 0, inputTokens: 0, outputTokens: 0, calls: 0 }), byModel, allowance }, 200);
   });

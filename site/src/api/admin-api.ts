@@ -1,6 +1,6 @@
-/** /api/v1/admin: user administration and the audit log (administrators only). */
+/** /api/v1/admin: user administration, the audit log and meeting limits (administrators only). */
 import { apiRequest } from "./http.ts";
-import type { AuditPage, AuditQuery, User, UserListQuery, UserPage, UserUpdate } from "./types.ts";
+import type { AuditPage, AuditQuery, MeetingSettings, User, UserListQuery, UserPage, UserUpdate } from "./types.ts";
 
 const BASE = "/api/v1/admin";
 
@@ -14,4 +14,12 @@ export async function updateUser(userId: string, update: UserUpdate): Promise<Us
 
 export function listAudit(query: AuditQuery): Promise<AuditPage> {
   return apiRequest<AuditPage>("GET", `${BASE}/audit`, { query: { ...query } });
+}
+
+export async function getMeetingSettings(): Promise<MeetingSettings> {
+  return (await apiRequest<{ settings: MeetingSettings }>("GET", `${BASE}/meeting-settings`)).settings;
+}
+
+export async function saveMeetingSettings(settings: MeetingSettings): Promise<MeetingSettings> {
+  return (await apiRequest<{ settings: MeetingSettings }>("PUT", `${BASE}/meeting-settings`, { body: settings })).settings;
 }

@@ -246,8 +246,32 @@ export interface MeetingUsage {
   calls: number;
 }
 
+/** `MeetingAllowance`: what is left of the deployment's meeting limits (the last 24 hours). */
+export interface MeetingAllowance {
+  windowHours: number;
+  meetingsPerDay: number;
+  meetingsUsed: number;
+  meetingsLeft: number;
+  /** false when the user's own key pays (or the deployment has none): no spend limit then */
+  spendLimitApplies: boolean;
+  dailySpendUsd: number;
+  spentUsd: number;
+  spendLeftUsd: number;
+  defaultMeetingBudgetUsd: number;
+  maxMeetingBudgetUsd: number;
+}
+
 export interface UserUsage extends MeetingUsage {
   byModel: { model: string; costUsd: number; calls: number }[];
+  allowance: MeetingAllowance;
+}
+
+/** `MeetingSettings` (admin): the deployment's meeting limits. */
+export interface MeetingSettings {
+  meetingsPerUserPerDay: number;
+  dailySpendUsdPerUser: number;
+  defaultMeetingBudgetUsd: number;
+  maxMeetingBudgetUsd: number;
 }
 
 export type ApiKeyProvider = "anthropic";

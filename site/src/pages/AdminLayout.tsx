@@ -17,6 +17,9 @@ export function AdminLayout(props: { children?: JSX.Element }) {
           <A href="/admin/audit" activeClass="active">
             Audit log
           </A>
+          <A href="/admin/meeting-settings" activeClass="active">
+            Meeting limits
+          </A>
           <A href="/admin/desktop-templates" activeClass="active">
             Desktop templates
           </A>

@@ -1,9 +1,10 @@
 /**
  * The caller's own settings: their Anthropic API key (stored encrypted, never shown again, only
- * its last characters) and what their meetings have cost so far.
+ * its last characters), what their meetings have cost so far and what is left of today's meeting limits.
  */
 import { createResource, createSignal, createUniqueId, Show } from "solid-js";
 import { getUsage, listApiKeys, removeApiKey, saveApiKey } from "../api/account-api.ts";
+import type { MeetingAllowance } from "../api/types.ts";
 import { ActionFeedback } from "../components/ActionFeedback.tsx";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
 import { DataTable } from "../components/DataTable.tsx";
@@ -141,6 +142,7 @@ function UsageSection() {
                 <dd>{formatCount(u().outputTokens)}</dd>
               </div>
             </dl>
+            <AllowanceList allowance={u().allowance} />
             <Show when={u().byModel.length > 0} fallback={<p class="empty">No model calls yet.</p>}>
               <DataTable items={u().byModel} columns={["Model", "Calls", "Cost"]} caption="Usage by model">
                 {(row) => (
@@ -158,5 +160,45 @@ function UsageSection() {
         )}
       </LoadState>
     </section>
+  );
+}
+
+/** What is left of the deployment's meeting limits over the last 24 hours. */
+function AllowanceList(props: { allowance: MeetingAllowance }) {
+  const a = () => props.allowance;
+  return (
+    <>
+      <h3>Left today (last {a().windowHours} hours)</h3>
+      <dl class="usage-totals" data-testid="usage-allowance">
+        <div>
+          <dt>Meetings</dt>
+          <dd data-testid="allowance-meetings">
+            {formatCount(a().meetingsLeft)} of {formatCount(a().meetingsPerDay)}
+          </dd>
+        </div>
+        <Show
+          when={a().spendLimitApplies}
+          fallback={
+            <div>
+              <dt>Spend</dt>
+              <dd data-testid="allowance-spend">not limited (your own key, or no deployment key)</dd>
+            </div>
+          }
+        >
+          <div>
+            <dt>Spend on the deployment's key</dt>
+            <dd data-testid="allowance-spend">
+              {formatUsd(a().spendLeftUsd)} of {formatUsd(a().dailySpendUsd)}
+            </dd>
+          </div>
+          <div>
+            <dt>Meeting budget</dt>
+            <dd>
+              {formatUsd(a().defaultMeetingBudgetUsd)} by default, at most {formatUsd(a().maxMeetingBudgetUsd)}
+            </dd>
+          </div>
+        </Show>
+      </dl>
+    </>
   );
 }
