@@ -201,6 +201,8 @@ export class DesktopRelay {
         if (typeof message === "string") return;
         const viewer = this.#viewers.get(att.connId);
         if (!viewer) return;
+        // RFB 3.3's security type comes from the server: the filter must see it before the viewer does.
+        if (viewer.rfb.pushServer(new Uint8Array(message))) this.#checkpoint(viewer);
         try {
           viewer.ws.send(message);
         } catch {
@@ -225,12 +227,7 @@ export class DesktopRelay {
       return;
     }
     if (result.inputs > 0 && !filtered) this.#hooks.onInput(Date.now());
-    const key = viewer.rfb.checkpointKey();
-    if (key !== viewer.checkpoint) {
-      viewer.checkpoint = key;
-      viewer.att.rfb = viewer.rfb.snapshot();
-      viewer.ws.serializeAttachment(viewer.att);
-    }
+    this.#checkpoint(viewer);
     if (result.forward.length === 0) return;
     const data = this.#data.get(viewer.att.connId);
     if (data) {
@@ -247,6 +244,15 @@ export class DesktopRelay {
       return;
     }
     viewer.queued.push(result.forward.slice());
+  }
+
+  /** Persists the viewer's RFB filter state when it changed in a way worth keeping across hibernation. */
+  #checkpoint(viewer: Viewer): void {
+    const key = viewer.rfb.checkpointKey();
+    if (key === viewer.checkpoint) return;
+    viewer.checkpoint = key;
+    viewer.att.rfb = viewer.rfb.snapshot();
+    viewer.ws.serializeAttachment(viewer.att);
   }
 
   #onViewerText(viewer: Viewer, text: string): void {

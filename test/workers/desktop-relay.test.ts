@@ -314,6 +314,45 @@ describe("view-only viewers", () => {
     await bridge.disconnect();
   });
 
+  it("an RFB 3.3 viewer (vncsnapshot) that is not in control gets the framebuffer; its input is still dropped", async () => {
+    const user = await registerUser("rv3");
+    const { bridge, id, start, primary } = await desktop(user);
+    // The owner's first tab holds control, so the second one is filtered like a view-only viewer.
+    const first = await connectViewer((await ticketFor(user, id)).wsPath, primary, bridge, start);
+    await first.viewer.texts.next((f) => f.type === "role" && f.control === true);
+    const t = await ticketFor(user, id, { viewOnly: true });
+    const { viewer, data } = await connectViewer(t.wsPath, primary, bridge, start);
+    const enc = new TextEncoder();
+    // Server version, client 3.3, then the server dictates security type None (a u32).
+    data.ws.send(enc.encode("RFB 003.008\n"));
+    expect(await viewer.bytes(12)).toEqual(enc.encode("RFB 003.008\n"));
+    viewer.ws.send(enc.encode("RFB 003.003\n"));
+    expect(await data.bytes(12)).toEqual(enc.encode("RFB 003.003\n"));
+    data.ws.send(Uint8Array.of(0, 0, 0, 1));
+    await viewer.bytes(16);
+    // ClientInit (exclusive, forced to shared), SetPixelFormat, a key and a click, a framebuffer request.
+    const setPixelFormat = Uint8Array.of(0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0);
+    sendChunked(
+      viewer.ws,
+      concatBytes(rfb.clientInit(0), setPixelFormat, rfb.key(true, 0x61), rfb.pointer(1, 9, 9), rfb.fbur(0)),
+      [1, 4, 9],
+    );
+    const expected = concatBytes(enc.encode("RFB 003.003\n"), rfb.clientInit(1), setPixelFormat, rfb.fbur(0));
+    expect(await data.bytes(expected.length)).toEqual(expected);
+    // The framebuffer reaches the viewer; the socket stays open.
+    const serverInit = concatBytes(Uint8Array.of(5, 0, 3, 32), setPixelFormat.subarray(4), Uint8Array.of(0, 0, 0, 1, 0x64));
+    const update = noise(4096, 33);
+    data.ws.send(serverInit);
+    data.ws.send(update);
+    expect(await viewer.bytes(16 + serverInit.length + update.length)).toEqual(
+      concatBytes(enc.encode("RFB 003.008\n"), Uint8Array.of(0, 0, 0, 1), serverInit, update),
+    );
+    expect(viewer.texts.peek((f) => f.type === "error")).toEqual([]);
+    expect(viewer.ws.readyState).toBe(WebSocket.OPEN);
+    expect((await session(id).inspect()).lastInputAt).toBeNull();
+    await bridge.disconnect();
+  });
+
   it("one viewer controls: a second tab of the owner watches until it takes control", async () => {
     const user = await registerUser("rvc");
     const { bridge, id, start, primary } = await desktop(user);
