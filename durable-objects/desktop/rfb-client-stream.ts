@@ -146,7 +146,7 @@ function parseVersion(h: readonly number[]): { major: number; minor: number } | 
  */
 function securityHandshake(client: readonly number[], server: readonly number[] | undefined): "choice" | "dictated" | undefined {
   const v = parseVersion(client);
-  if (!v || v.major !== 3 || v.minor < 3) return undefined;
+  if (v?.major !== 3 || v.minor < 3) return undefined;
   if (v.minor < 7) return "dictated";
   const s = server && server.length >= VERSION_BYTES ? parseVersion(server.slice(0, VERSION_BYTES)) : undefined;
   if (s && (s.major !== 3 || s.minor < 7)) return undefined;
@@ -226,7 +226,8 @@ export class RfbClientStream {
    */
   pushServer(chunk: Uint8Array): boolean {
     const s = this.#s;
-    const server = (s.server ??= []);
+    s.server ??= [];
+    const server = s.server;
     if (server.length >= SERVER_PREFIX_BYTES || s.phase === "messages" || s.phase === "opaque") return false;
     const take = Math.min(SERVER_PREFIX_BYTES - server.length, chunk.length);
     for (let k = 0; k < take; k++) server.push(chunk[k] ?? 0);
