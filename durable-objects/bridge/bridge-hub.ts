@@ -4,7 +4,9 @@
  * offline after MISSED_HEARTBEATS_OFFLINE silent intervals (alarm), delivers commands from the
  * DesktopSessions and redelivers every unfinished one after a reconnect, writes each command's
  * status through to Postgres (pending → sent → ack → completed | failed), forwards results to
- * the session, and reconciles sessions with what the bridge reports it runs.
+ * the session, fails commands the bridge does not answer in time (command-deadlines.ts: BRIDGE_OFFLINE
+ * / BRIDGE_TIMEOUT, so a dead bridge never leaves a desktop "starting" for ever), and reconciles
+ * sessions with what the bridge reports it runs.
  */
 import type { Pool } from "@neondatabase/serverless";
 import { DurableObject } from "cloudflare:workers";
@@ -16,6 +18,7 @@ import type { AnyDb } from "../desktop/desktop-records.ts";
 import { BRIDGE_ID_HEADER, TERMINAL_STATES } from "../desktop/protocol.ts";
 import { SerialQueue } from "../lib/serial-queue.ts";
 import { closeQuietly, replyCloseCode, sendJson } from "../lib/sockets.ts";
+import { expired, nextDeadline, timeoutError } from "./command-deadlines.ts";
 import { type CommandOutcome, CommandQueue, type CommandStatus, type NewCommand, type QueuedCommand } from "./command-queue.ts";
 import {
   type BridgeFrame,
@@ -251,7 +254,10 @@ export class BridgeHub extends DurableObject<Env> {
     // Not #locked: the calling session holds its own lock, so nothing may call sessions on this path.
     return this.#serial.run(async () => {
       if (!this.#bridgeId()) this.ctx.storage.kv.put("bridgeId", input.bridgeId);
-      return { status: await this.#enqueue(input.command, true) };
+      const status = await this.#enqueue(input.command, true);
+      // The command's deadline needs an alarm even when the bridge is not there to deliver it to.
+      await this.#scheduleAlarm();
+      return { status };
     });
   }
 
@@ -388,9 +394,23 @@ export class BridgeHub extends DurableObject<Env> {
         this.#setWatch({ beat: false, missed });
         if (missed >= MISSED_HEARTBEATS_OFFLINE) await this.#markOffline();
       }
+      await this.#expireCommands();
       for (const cmd of this.#queue.unforwarded()) this.#outbox.push(() => this.#forward(cmd));
       await this.#scheduleAlarm();
     });
+  }
+
+  /** Fails the commands the bridge did not answer in time; their sessions hear of it like any failure. */
+  async #expireCommands(): Promise<void> {
+    const connected = this.#live() !== undefined;
+    for (const cmd of expired(this.#queue.outstanding(), Date.now())) {
+      try {
+        await this.#onResult(cmd.id, { ok: false, error: timeoutError(cmd, connected) });
+      } catch (e: unknown) {
+        // Postgres unreachable, say: the next alarm tries again.
+        console.warn("failing a timed-out command failed", cmd.id, e instanceof Error ? e.message : String(e));
+      }
+    }
   }
 
   async #markOffline(): Promise<void> {
@@ -406,6 +426,9 @@ export class BridgeHub extends DurableObject<Env> {
     const due: number[] = [];
     if (this.#watch().online) due.push(now + HEARTBEAT_INTERVAL_MS);
     if (this.#queue.unforwarded().length > 0) due.push(now + FORWARD_RETRY_MS);
+    const deadline = nextDeadline(this.#queue.outstanding());
+    // A deadline already past is one the last alarm could not settle (Postgres down): retry it, do not spin on it.
+    if (deadline !== undefined) due.push(deadline > now ? deadline : now + FORWARD_RETRY_MS);
     if (this.#queue.prune(now - KEEP_FINISHED_MS) > 0) due.push(now + KEEP_FINISHED_MS);
     if (due.length > 0) await this.ctx.storage.setAlarm(Math.min(...due));
     else await this.ctx.storage.deleteAlarm();
