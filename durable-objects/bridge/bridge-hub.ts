@@ -14,6 +14,7 @@ import { and, eq, inArray, notInArray, or } from "drizzle-orm";
 import { bridgeCommands, bridges, desktopSessions } from "../../migrations/schema.ts";
 import { createPool, type TxDb } from "../../worker/db/client.ts";
 import { signImageLink } from "../../worker/lib/signed-links.ts";
+import { dataUrl } from "../desktop/desktop-commands.ts";
 import type { AnyDb } from "../desktop/desktop-records.ts";
 import { BRIDGE_ID_HEADER, TERMINAL_STATES } from "../desktop/protocol.ts";
 import { SerialQueue } from "../lib/serial-queue.ts";
@@ -60,6 +61,8 @@ export interface EnqueueInput {
 }
 
 const FORWARD_RETRY_MS = 5_000;
+/** storage key: the origin the bridge's control socket dialed */
+const ORIGIN_KEY = "origin";
 const KEEP_FINISHED_MS = 24 * 60 * 60 * 1000;
 /** Heartbeats reconcile when their report changed, and anyway every this many. */
 const RECONCILE_EVERY_HEARTBEATS = 6;
@@ -124,6 +127,9 @@ export class BridgeHub extends DurableObject<Env> {
     const bridgeId = request.headers.get(BRIDGE_ID_HEADER);
     if (!bridgeId || !UUID.test(bridgeId)) return new Response("Missing bridge id", { status: 400 });
     this.ctx.storage.kv.put("bridgeId", bridgeId);
+    // Where this bridge reaches the Worker (the Worker checked its token): without PUBLIC_URL,
+    // the data-socket and image links it is sent point here, never at a user request's Host.
+    this.ctx.storage.kv.put(ORIGIN_KEY, new URL(request.url).origin);
     // One control socket per bridge: a reconnect replaces a connection that has not noticed it is dead.
     for (const old of this.ctx.getWebSockets()) closeQuietly(old, 4000, "Replaced by a newer connection of this bridge.");
     const pair = new WebSocketPair();
@@ -286,9 +292,13 @@ export class BridgeHub extends DurableObject<Env> {
   async #deliver(ws: WebSocket, cmd: QueuedCommand): Promise<void> {
     if (!cmd.payload) return;
     let payload = cmd.payload;
-    // A redelivery after a long outage must not carry an expired image link.
-    if (cmd.imageId && cmd.origin)
-      payload = { ...payload, imageUrl: (await signImageLink(this.env.JWT_SECRET, cmd.origin, cmd.imageId)).url };
+    if (cmd.action === "start_session" || cmd.action === "wake_session") {
+      const origin = cmd.origin ?? this.ctx.storage.kv.get<string>(ORIGIN_KEY);
+      if (!origin) return; // not connected yet: the hello delivers it
+      payload = { ...payload, dataUrl: dataUrl(origin, cmd.sessionId) };
+      // A redelivery after a long outage must not carry an expired image link.
+      if (cmd.imageId) payload = { ...payload, imageUrl: (await signImageLink(this.env.JWT_SECRET, origin, cmd.imageId)).url };
+    }
     send(ws, { type: "command", id: cmd.id, action: cmd.action, payload } as HubFrame);
     if (cmd.status === "pending") {
       await this.#db()

@@ -5,7 +5,7 @@
  * session lifecycle and ownership.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { and, count, eq, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { bridgeCommands, bridges, desktopSessions } from "../../migrations/schema.ts";
@@ -174,6 +174,35 @@ describe("commands", () => {
     bridge.complete(start.id, { pod: "desktop-abc" });
     await waitForState(user, session.id, "running");
     expect(await commandRow(start.id)).toMatchObject({ status: "completed", result: { pod: "desktop-abc" } });
+    await bridge.disconnect();
+  });
+
+  it("a start requested with a forged Host header sends the bridge the origin it dialed, never the forged host", async () => {
+    const user = await registerUser("dfh");
+    const bridge = await TestBridge.online(admin);
+    const res = await exports.default.fetch(
+      new Request("https://attacker.example/api/v1/desktops", {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${user.accessToken}`,
+          "Content-Type": "application/json",
+          Host: "attacker.example",
+          "CF-Connecting-IP": "10.255.0.9",
+        },
+        body: JSON.stringify({ templateId, region: bridge.region }),
+      }),
+    );
+    const { session } = await expectStatus<{ session: { id: string } }>(res, 201);
+    const start = await bridge.commandFor(session.id, "start_session");
+    if (start.action !== "start_session") throw new Error("unreachable");
+    expect(start.payload.dataUrl).toBe(`wss://atrium.test/api/v1/desktops/${session.id}/bridge-data?conn=primary`);
+    expect(JSON.stringify(start)).not.toContain("attacker");
+    // A redelivery after a reconnect says the same.
+    await bridge.disconnect();
+    await bridge.connect();
+    await bridge.hello({ sessions: [{ sessionId: session.id, state: "starting" }] });
+    const again = await bridge.commandFor(session.id, "start_session");
+    expect(again.payload).toEqual(start.payload);
     await bridge.disconnect();
   });
 
