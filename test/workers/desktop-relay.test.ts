@@ -395,7 +395,18 @@ describe("share links", () => {
     expect(created.token).toMatch(/^dsh_/);
     expect(created.link).toBe(`https://atrium.test/desktops/shared#token=${created.token}`);
     const listed = await expectStatus(await call("GET", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken }), 200);
-    expect(listed.shares).toEqual([expect.objectContaining({ id: created.share.id, userId: null, revokedAt: null })]);
+    // Made without naming anyone: for everyone who shares a team with the owner now.
+    expect(listed.shares).toEqual([
+      expect.objectContaining({
+        id: created.share.id,
+        revokedAt: null,
+        recipients: expect.arrayContaining([
+          { id: teammate.id, displayName: expect.any(String) },
+          { id: another.id, displayName: expect.any(String) },
+        ]),
+      }),
+    ]);
+    expect(listed.shares[0].recipients).toHaveLength(2);
     expect(JSON.stringify(listed)).not.toContain(created.token);
 
     const redeem = (u: TestUser, token = created.token) =>
@@ -430,9 +441,10 @@ describe("share links", () => {
 
     // A link for one teammate works for that teammate only; links expire.
     const personal = await expectStatus(
-      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userId: another.id, expiresInHours: 1 } }),
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userIds: [another.id], expiresInHours: 1 } }),
       201,
     );
+    expect(personal.share.recipients).toEqual([{ id: another.id, displayName: expect.any(String) }]);
     await expectError(await redeem(teammate, personal.token), 404, "SHARE_NOT_FOUND");
     await expectStatus(await redeem(another, personal.token), 200);
     await getDb(env)
@@ -441,14 +453,59 @@ describe("share links", () => {
       .where(eq(desktopShares.id, personal.share.id));
     await expectError(await redeem(another, personal.token), 404, "SHARE_NOT_FOUND");
     await expectError(
-      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userId: outsider.id } }),
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userIds: [teammate.id, outsider.id] } }),
       404,
       "USER_NOT_FOUND",
     );
+    for (const body of [{ userIds: [] }, { userIds: [teammate.id, teammate.id] }, { userIds: ["not-a-uuid"] }])
+      await expectError(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body }), 400, "VALIDATION_FAILED");
     await expectError(
       await call("POST", `/api/v1/desktops/${id}/shares`, { token: teammate.accessToken, body: {} }),
       404,
       "DESKTOP_NOT_FOUND",
+    );
+    await bridge.disconnect();
+  });
+});
+
+describe("share link recipients", () => {
+  it("someone added to the owner's team after the link was made cannot redeem it; a new link has to name them", async () => {
+    const owner = await registerUser("rno");
+    const early = await registerUser("rne");
+    const late = await registerUser("rnl");
+    const team = await createTeam(owner);
+    await addMember(owner, team.id, early, "viewer");
+    const { bridge, id } = await desktop(owner);
+    const everyone = await expectStatus(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 201);
+    const named = await expectStatus(
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userIds: [early.id] } }),
+      201,
+    );
+    // Someone joins the team later: making the link was no consent to share with them.
+    await addMember(owner, team.id, late, "editor");
+    const redeem = (u: TestUser, token: string) => call("POST", "/api/v1/desktop-shares/ticket", { token: u.accessToken, body: { token } });
+    await expectError(await redeem(late, everyone.token), 404, "SHARE_NOT_FOUND");
+    await expectError(await redeem(late, named.token), 404, "SHARE_NOT_FOUND");
+    await expectStatus(await redeem(early, everyone.token), 200);
+    await expectStatus(await redeem(early, named.token), 200);
+    // The owner decides to include them: a new link does.
+    const again = await expectStatus(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 201);
+    expect(again.share.recipients.map((r: { id: string }) => r.id).sort()).toEqual([early.id, late.id].sort());
+    await expectStatus(await redeem(late, again.token), 200);
+    // A recipient who leaves the team loses access.
+    await expectStatus(await call("DELETE", `/api/v1/teams/${team.id}/members/${early.id}`, { token: owner.accessToken }), 204);
+    await expectError(await redeem(early, named.token), 404, "SHARE_NOT_FOUND");
+    await bridge.disconnect();
+  });
+
+  it("an owner without teammates cannot make a link for nobody", async () => {
+    const owner = await registerUser("rnn");
+    const { bridge, id } = await desktop(owner);
+    await expectError(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 404, "USER_NOT_FOUND");
+    await expectError(
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userIds: [owner.id] } }),
+      404,
+      "USER_NOT_FOUND",
     );
     await bridge.disconnect();
   });
