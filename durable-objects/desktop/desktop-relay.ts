@@ -132,9 +132,11 @@ export class DesktopRelay {
     const connId = crypto.randomUUID();
     const pair = new WebSocketPair();
     const ws = pair[1];
-    this.#ctx.acceptWebSocket(ws, ["viewer"]);
+    // The attachment (with the share link it came through) is on the socket before the socket is
+    // anywhere else: whatever finds it (closeShare, a later instance) knows where it came from.
     const att: ViewerAttachment = { kind: "viewer", ...grant, connId, connectedAt: Date.now(), streaming: false, rfb: initialRfbState() };
     ws.serializeAttachment(att);
+    this.#ctx.acceptWebSocket(ws, ["viewer"]);
     this.#register(ws, att);
     const { state, detail } = this.#hooks.state();
     send(ws, { type: "state", state, detail });
@@ -385,13 +387,18 @@ export class DesktopRelay {
     }
   }
 
-  /** Ends the viewers that came through a revoked share link. */
+  /**
+   * Ends the viewers that came through a revoked share link. The sockets' own attachments are
+   * the record, not the map of paired viewers: every viewer socket the object holds is checked.
+   */
   closeShare(shareId: string): number {
+    const sockets = new Set<WebSocket>([...this.#ctx.getWebSockets("viewer"), ...[...this.#viewers.values()].map((v) => v.ws)]);
     let n = 0;
-    for (const v of [...this.#viewers.values()]) {
-      if (v.att.shareId !== shareId) continue;
-      send(v.ws, { type: "error", code: "FORBIDDEN", message: "The share link was revoked." });
-      this.#close(v.ws, 1008, "Share revoked.");
+    for (const ws of sockets) {
+      const att = this.#attachment(ws);
+      if (att?.kind !== "viewer" || att.shareId !== shareId) continue;
+      send(ws, { type: "error", code: "FORBIDDEN", message: "The share link was revoked." });
+      this.#close(ws, 1008, "Share revoked.");
       n += 1;
     }
     return n;

@@ -468,7 +468,7 @@ describe("share links", () => {
   });
 });
 
-describe("share link recipients", () => {
+describe("share links: recipients and revocation", () => {
   it("someone added to the owner's team after the link was made cannot redeem it; a new link has to name them", async () => {
     const owner = await registerUser("rno");
     const early = await registerUser("rne");
@@ -495,6 +495,84 @@ describe("share link recipients", () => {
     // A recipient who leaves the team loses access.
     await expectStatus(await call("DELETE", `/api/v1/teams/${team.id}/members/${early.id}`, { token: owner.accessToken }), 204);
     await expectError(await redeem(early, named.token), 404, "SHARE_NOT_FOUND");
+    await bridge.disconnect();
+  });
+
+  it("revoking a link while its viewer connects closes that viewer whatever the timing", async () => {
+    const owner = await registerUser("rrr");
+    const mate = await registerUser("rrm");
+    const team = await createTeam(owner);
+    await addMember(owner, team.id, mate, "viewer");
+    const { bridge, id } = await desktop(owner);
+    const outcomes: string[] = [];
+    // [ms before the revoke starts, ms before the viewer's upgrade starts]
+    const timings = [
+      [0, 0],
+      [0, 1],
+      [0, 3],
+      [0, 8],
+      [0, 15],
+      [0, 30],
+      [0, 60],
+      [0, 120],
+      [1, 0],
+      [3, 0],
+      [8, 0],
+      [20, 0],
+    ] as const;
+    for (const [revokeMs, upgradeMs] of timings) {
+      const share = await expectStatus(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 201);
+      const t = await expectStatus(
+        await call("POST", "/api/v1/desktop-shares/ticket", { token: mate.accessToken, body: { token: share.token } }),
+        200,
+      );
+      const revoke = (async () => {
+        await new Promise((r) => setTimeout(r, revokeMs));
+        await expectStatus(await call("DELETE", `/api/v1/desktops/${id}/shares/${share.share.id}`, { token: owner.accessToken }), 204);
+      })();
+      await new Promise((r) => setTimeout(r, upgradeMs));
+      const res = await upgrade(t.wsPath);
+      await revoke;
+      if (res.status !== 101) {
+        // Refused at the door: the ticket died with the link.
+        expect(res.status).toBe(401);
+        outcomes.push("refused");
+        continue;
+      }
+      const ws = res.webSocket as WebSocket;
+      const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
+      ws.accept();
+      const code = await Promise.race([closed, new Promise<string>((r) => setTimeout(() => r("still open"), 3000))]);
+      expect(code, `viewer socket with the revoke at ${revokeMs} ms and the upgrade at ${upgradeMs} ms`).toBe(1008);
+      outcomes.push("closed");
+    }
+    expect((await session(id).inspect()).viewers).toBe(0);
+    // Each round ended one way or the other (which one depends on the timing).
+    expect(outcomes).toHaveLength(timings.length);
+    await bridge.disconnect();
+  });
+
+  it("a revoke that reached Postgres but not the session is finished by revoking again", async () => {
+    const owner = await registerUser("rrf");
+    const mate = await registerUser("rrg");
+    const team = await createTeam(owner);
+    await addMember(owner, team.id, mate, "viewer");
+    const { bridge, id, start, primary } = await desktop(owner);
+    const share = await expectStatus(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 201);
+    const redeem = () => call("POST", "/api/v1/desktop-shares/ticket", { token: mate.accessToken, body: { token: share.token } });
+    const t = await expectStatus(await redeem(), 200);
+    const unused = await expectStatus(await redeem(), 200);
+    const { viewer } = await connectViewer(t.wsPath, primary, bridge, start);
+    // The first attempt died after marking the link revoked (the Worker was cut off, say).
+    await getDb(env).update(desktopShares).set({ revokedAt: new Date() }).where(eq(desktopShares.id, share.share.id));
+    await expectError(
+      await call("DELETE", `/api/v1/desktops/${id}/shares/${share.share.id}`, { token: owner.accessToken }),
+      404,
+      "SHARE_NOT_FOUND",
+    );
+    expect(await viewer.texts.next((f) => f.type === "error")).toMatchObject({ code: "FORBIDDEN" });
+    expect((await viewer.closed).code).toBe(1008);
+    await expectError(await upgrade(unused.wsPath), 401, "TICKET_INVALID");
     await bridge.disconnect();
   });
 

@@ -360,14 +360,26 @@ export const desktopRoutes = createRouter()
   .openapi(revokeShareRoute, async (c) => {
     const { sessionId, shareId } = c.req.valid("param");
     const session = await ownedSession(c, sessionId);
-    const [revoked] = await getDb(c.env)
-      .update(desktopShares)
-      .set({ revokedAt: new Date() })
-      .where(and(eq(desktopShares.id, shareId), eq(desktopShares.sessionId, session.id), isNull(desktopShares.revokedAt)))
-      .returning({ id: desktopShares.id });
+    const db = getDb(c.env);
+    const [share] = await db
+      .select({ id: desktopShares.id, revokedAt: desktopShares.revokedAt })
+      .from(desktopShares)
+      .where(and(eq(desktopShares.id, shareId), eq(desktopShares.sessionId, session.id)));
+    if (!share) throw new ApiError("SHARE_NOT_FOUND", "No such share link (or it is already revoked).");
+    const [revoked] = share.revokedAt
+      ? []
+      : await db
+          .update(desktopShares)
+          .set({ revokedAt: new Date() })
+          .where(and(eq(desktopShares.id, shareId), isNull(desktopShares.revokedAt)))
+          .returning({ id: desktopShares.id });
+    // The session ends the link's viewers and tickets before anything else can fail, and again
+    // for a link already revoked: a revoke whose first attempt died between Postgres and the
+    // session is finished by asking again (closing is idempotent).
+    await sessionStub(c.env, session.id).closeShareViewers(shareId);
     if (!revoked) throw new ApiError("SHARE_NOT_FOUND", "No such share link (or it is already revoked).");
     const auth = requireUser(c);
-    await auditInsert(getDb(c.env), {
+    await auditInsert(db, {
       actorId: auth.userId,
       actorName: auth.name,
       action: "desktop.share.revoke",
@@ -376,7 +388,6 @@ export const desktopRoutes = createRouter()
       ip: clientIp(c),
       detail: { sessionId },
     });
-    await sessionStub(c.env, session.id).closeShareViewers(shareId);
     return c.body(null, 204);
   })
   .openapi(shareTicketRoute, async (c) => {
