@@ -261,8 +261,11 @@ export class BridgeHub extends DurableObject<Env> {
     return this.#serial.run(async () => {
       if (!this.#bridgeId()) this.ctx.storage.kv.put("bridgeId", input.bridgeId);
       const status = await this.#enqueue(input.command, true);
-      // The command's deadline needs an alarm even when the bridge is not there to deliver it to.
-      await this.#scheduleAlarm();
+      // The command's deadline needs an alarm even when the bridge is not there to deliver it to
+      // (only ever earlier: postponing the alarm would also postpone the heartbeat watch).
+      const deadline = nextDeadline(this.#queue.outstanding());
+      const current = await this.ctx.storage.getAlarm();
+      if (deadline !== undefined && (current === null || deadline < current)) await this.ctx.storage.setAlarm(deadline);
       return { status };
     });
   }
