@@ -402,8 +402,9 @@ export const desktopSessions = pgTable(
 
 /**
  * View-only share links of a desktop session. The link's token is shown once; only its SHA-256
- * hash is kept. Whoever redeems it must share a team with the session's owner (checked at
- * redemption, so leaving the team ends the access); `userId` narrows it to one teammate.
+ * hash is kept. Only its recipients (desktop_share_recipients, fixed when the owner made the
+ * link) may redeem it, and only while they still share a team with the owner: someone who joins
+ * one of the owner's teams later is not let in without the owner's say.
  */
 export const desktopShares = pgTable(
   "desktop_shares",
@@ -416,12 +417,25 @@ export const desktopShares = pgTable(
     createdBy: uuid("created_by")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    userId: uuid("user_id").references(() => users.id, { onDelete: "cascade" }),
     createdAt: createdAt(),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
   },
   (t) => [uniqueIndex("desktop_shares_token_hash_idx").on(t.tokenHash), index("desktop_shares_session_idx").on(t.sessionId)],
+);
+
+/** Who may redeem a share link: the teammates the owner named, or all of them at the link's creation. */
+export const desktopShareRecipients = pgTable(
+  "desktop_share_recipients",
+  {
+    shareId: uuid("share_id")
+      .notNull()
+      .references(() => desktopShares.id, { onDelete: "cascade" }),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.shareId, t.userId] })],
 );
 
 export const COMMAND_STATUSES = ["pending", "sent", "ack", "completed", "failed"] as const;

@@ -26,7 +26,8 @@ interface AtriumSecrets {
   IDLE_MINUTE_MS?: string;
   /**
    * The public origin bridges reach the Worker at (e.g. "https://atrium.example.org"), for the
-   * data-socket and image URLs sent in desktop commands. Default: the origin of the request.
+   * data-socket and image URLs sent in desktop commands. Default: the origin each bridge's own
+   * control socket dialed (never a user request's Host header).
    */
   PUBLIC_URL?: string;
 }

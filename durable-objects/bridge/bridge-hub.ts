@@ -4,7 +4,9 @@
  * offline after MISSED_HEARTBEATS_OFFLINE silent intervals (alarm), delivers commands from the
  * DesktopSessions and redelivers every unfinished one after a reconnect, writes each command's
  * status through to Postgres (pending → sent → ack → completed | failed), forwards results to
- * the session, and reconciles sessions with what the bridge reports it runs.
+ * the session, fails commands the bridge does not answer in time (command-deadlines.ts: BRIDGE_OFFLINE
+ * / BRIDGE_TIMEOUT, so a dead bridge never leaves a desktop "starting" for ever), and reconciles
+ * sessions with what the bridge reports it runs.
  */
 import type { Pool } from "@neondatabase/serverless";
 import { DurableObject } from "cloudflare:workers";
@@ -12,10 +14,12 @@ import { and, eq, inArray, notInArray, or } from "drizzle-orm";
 import { bridgeCommands, bridges, desktopSessions } from "../../migrations/schema.ts";
 import { createPool, type TxDb } from "../../worker/db/client.ts";
 import { signImageLink } from "../../worker/lib/signed-links.ts";
+import { dataUrl } from "../desktop/desktop-commands.ts";
 import type { AnyDb } from "../desktop/desktop-records.ts";
 import { BRIDGE_ID_HEADER, TERMINAL_STATES } from "../desktop/protocol.ts";
 import { SerialQueue } from "../lib/serial-queue.ts";
 import { closeQuietly, replyCloseCode, sendJson } from "../lib/sockets.ts";
+import { expired, nextDeadline, timeoutError } from "./command-deadlines.ts";
 import { type CommandOutcome, CommandQueue, type CommandStatus, type NewCommand, type QueuedCommand } from "./command-queue.ts";
 import {
   type BridgeFrame,
@@ -57,6 +61,8 @@ export interface EnqueueInput {
 }
 
 const FORWARD_RETRY_MS = 5_000;
+/** storage key: the origin the bridge's control socket dialed */
+const ORIGIN_KEY = "origin";
 const KEEP_FINISHED_MS = 24 * 60 * 60 * 1000;
 /** Heartbeats reconcile when their report changed, and anyway every this many. */
 const RECONCILE_EVERY_HEARTBEATS = 6;
@@ -121,6 +127,9 @@ export class BridgeHub extends DurableObject<Env> {
     const bridgeId = request.headers.get(BRIDGE_ID_HEADER);
     if (!bridgeId || !UUID.test(bridgeId)) return new Response("Missing bridge id", { status: 400 });
     this.ctx.storage.kv.put("bridgeId", bridgeId);
+    // Where this bridge reaches the Worker (the Worker checked its token): without PUBLIC_URL,
+    // the data-socket and image links it is sent point here, never at a user request's Host.
+    this.ctx.storage.kv.put(ORIGIN_KEY, new URL(request.url).origin);
     // One control socket per bridge: a reconnect replaces a connection that has not noticed it is dead.
     for (const old of this.ctx.getWebSockets()) closeQuietly(old, 4000, "Replaced by a newer connection of this bridge.");
     const pair = new WebSocketPair();
@@ -251,7 +260,13 @@ export class BridgeHub extends DurableObject<Env> {
     // Not #locked: the calling session holds its own lock, so nothing may call sessions on this path.
     return this.#serial.run(async () => {
       if (!this.#bridgeId()) this.ctx.storage.kv.put("bridgeId", input.bridgeId);
-      return { status: await this.#enqueue(input.command, true) };
+      const status = await this.#enqueue(input.command, true);
+      // The command's deadline needs an alarm even when the bridge is not there to deliver it to
+      // (only ever earlier: postponing the alarm would also postpone the heartbeat watch).
+      const deadline = nextDeadline(this.#queue.outstanding());
+      const current = await this.ctx.storage.getAlarm();
+      if (deadline !== undefined && (current === null || deadline < current)) await this.ctx.storage.setAlarm(deadline);
+      return { status };
     });
   }
 
@@ -280,9 +295,13 @@ export class BridgeHub extends DurableObject<Env> {
   async #deliver(ws: WebSocket, cmd: QueuedCommand): Promise<void> {
     if (!cmd.payload) return;
     let payload = cmd.payload;
-    // A redelivery after a long outage must not carry an expired image link.
-    if (cmd.imageId && cmd.origin)
-      payload = { ...payload, imageUrl: (await signImageLink(this.env.JWT_SECRET, cmd.origin, cmd.imageId)).url };
+    if (cmd.action === "start_session" || cmd.action === "wake_session") {
+      const origin = cmd.origin ?? this.ctx.storage.kv.get<string>(ORIGIN_KEY);
+      if (!origin) return; // not connected yet: the hello delivers it
+      payload = { ...payload, dataUrl: dataUrl(origin, cmd.sessionId) };
+      // A redelivery after a long outage must not carry an expired image link.
+      if (cmd.imageId) payload = { ...payload, imageUrl: (await signImageLink(this.env.JWT_SECRET, origin, cmd.imageId)).url };
+    }
     send(ws, { type: "command", id: cmd.id, action: cmd.action, payload } as HubFrame);
     if (cmd.status === "pending") {
       await this.#db()
@@ -388,9 +407,23 @@ export class BridgeHub extends DurableObject<Env> {
         this.#setWatch({ beat: false, missed });
         if (missed >= MISSED_HEARTBEATS_OFFLINE) await this.#markOffline();
       }
+      await this.#expireCommands();
       for (const cmd of this.#queue.unforwarded()) this.#outbox.push(() => this.#forward(cmd));
       await this.#scheduleAlarm();
     });
+  }
+
+  /** Fails the commands the bridge did not answer in time; their sessions hear of it like any failure. */
+  async #expireCommands(): Promise<void> {
+    const connected = this.#live() !== undefined;
+    for (const cmd of expired(this.#queue.outstanding(), Date.now())) {
+      try {
+        await this.#onResult(cmd.id, { ok: false, error: timeoutError(cmd, connected) });
+      } catch (e: unknown) {
+        // Postgres unreachable, say: the next alarm tries again.
+        console.warn("failing a timed-out command failed", cmd.id, e instanceof Error ? e.message : String(e));
+      }
+    }
   }
 
   async #markOffline(): Promise<void> {
@@ -406,6 +439,9 @@ export class BridgeHub extends DurableObject<Env> {
     const due: number[] = [];
     if (this.#watch().online) due.push(now + HEARTBEAT_INTERVAL_MS);
     if (this.#queue.unforwarded().length > 0) due.push(now + FORWARD_RETRY_MS);
+    const deadline = nextDeadline(this.#queue.outstanding());
+    // A deadline already past is one the last alarm could not settle (Postgres down): retry it, do not spin on it.
+    if (deadline !== undefined) due.push(deadline > now ? deadline : now + FORWARD_RETRY_MS);
     if (this.#queue.prune(now - KEEP_FINISHED_MS) > 0) due.push(now + KEEP_FINISHED_MS);
     if (due.length > 0) await this.ctx.storage.setAlarm(Math.min(...due));
     else await this.ctx.storage.deleteAlarm();

@@ -1,7 +1,9 @@
 /**
- * The commands a DesktopSession sends its bridge. Start and wake carry the template, where to
- * open the data socket and a fresh per-session data token; the session keeps only the token's
- * hash (the hub keeps the command, token included, until the bridge has finished it).
+ * The commands a DesktopSession sends its bridge. Start and wake carry the template and a fresh
+ * per-session data token; the session keeps only the token's hash (the hub keeps the command,
+ * token included, until the bridge has finished it). Where to open the data socket is filled in
+ * by the hub at delivery (`dataUrl`): the token goes only to PUBLIC_URL or to the origin the
+ * bridge itself dialed, never to one taken from a user's request.
  */
 import { randomToken, sha256Hex } from "../../worker/lib/bytes.ts";
 import type { CommandAction, Platform, StartPayload, TemplateSpec } from "../bridge/protocol.ts";
@@ -17,8 +19,11 @@ export interface DesktopInit {
   template: TemplateSpec;
   /** the VM image of a VM template; its download link is signed at every delivery */
   imageId: string | null;
-  /** the public origin bridges reach the Worker at */
-  origin: string;
+  /**
+   * PUBLIC_URL, the origin bridges reach the Worker at; null when unset: the hub then uses the
+   * origin the bridge's own (token-authenticated) control socket dialed. Never a request's Host.
+   */
+  origin: string | null;
 }
 
 /** A command in flight. */
@@ -31,7 +36,7 @@ export interface PendingCommand {
 
 const DEFAULT_SIZE = { width: 1280, height: 800 } as const;
 
-/** Where the bridge opens the session's primary data socket (viewers' sockets differ only in `conn`). */
+/** Where the bridge opens the session's primary data socket (viewers' sockets differ only in `conn`); `origin` is http(s). */
 export function dataUrl(origin: string, sessionId: string): string {
   return `${origin.replace(/^http/, "ws")}/api/v1/desktops/${sessionId}/bridge-data?conn=${PRIMARY_CONN}`;
 }
@@ -42,12 +47,11 @@ export async function newCommand(meta: DesktopInit, action: CommandAction): Prom
   if (action !== "start_session" && action !== "wake_session")
     return { pending: { commandId, action, payload: { sessionId: meta.sessionId } } };
   const dataToken = `dtk_${randomToken(32)}`;
-  const payload: StartPayload = {
+  // dataUrl and imageUrl are filled in by the hub at every delivery.
+  const payload: Omit<StartPayload, "dataUrl"> = {
     sessionId: meta.sessionId,
     template: meta.template,
-    dataUrl: dataUrl(meta.origin, meta.sessionId),
     dataToken,
-    // The hub signs a fresh image link at every delivery.
     imageUrl: null,
     ...DEFAULT_SIZE,
   };

@@ -132,9 +132,11 @@ export class DesktopRelay {
     const connId = crypto.randomUUID();
     const pair = new WebSocketPair();
     const ws = pair[1];
-    this.#ctx.acceptWebSocket(ws, ["viewer"]);
+    // The attachment (with the share link it came through) is on the socket before the socket is
+    // anywhere else: whatever finds it (closeShare, a later instance) knows where it came from.
     const att: ViewerAttachment = { kind: "viewer", ...grant, connId, connectedAt: Date.now(), streaming: false, rfb: initialRfbState() };
     ws.serializeAttachment(att);
+    this.#ctx.acceptWebSocket(ws, ["viewer"]);
     this.#register(ws, att);
     const { state, detail } = this.#hooks.state();
     send(ws, { type: "state", state, detail });
@@ -201,6 +203,8 @@ export class DesktopRelay {
         if (typeof message === "string") return;
         const viewer = this.#viewers.get(att.connId);
         if (!viewer) return;
+        // RFB 3.3's security type comes from the server: the filter must see it before the viewer does.
+        if (viewer.rfb.pushServer(new Uint8Array(message))) this.#checkpoint(viewer);
         try {
           viewer.ws.send(message);
         } catch {
@@ -225,12 +229,7 @@ export class DesktopRelay {
       return;
     }
     if (result.inputs > 0 && !filtered) this.#hooks.onInput(Date.now());
-    const key = viewer.rfb.checkpointKey();
-    if (key !== viewer.checkpoint) {
-      viewer.checkpoint = key;
-      viewer.att.rfb = viewer.rfb.snapshot();
-      viewer.ws.serializeAttachment(viewer.att);
-    }
+    this.#checkpoint(viewer);
     if (result.forward.length === 0) return;
     const data = this.#data.get(viewer.att.connId);
     if (data) {
@@ -247,6 +246,15 @@ export class DesktopRelay {
       return;
     }
     viewer.queued.push(result.forward.slice());
+  }
+
+  /** Persists the viewer's RFB filter state when it changed in a way worth keeping across hibernation. */
+  #checkpoint(viewer: Viewer): void {
+    const key = viewer.rfb.checkpointKey();
+    if (key === viewer.checkpoint) return;
+    viewer.checkpoint = key;
+    viewer.att.rfb = viewer.rfb.snapshot();
+    viewer.ws.serializeAttachment(viewer.att);
   }
 
   #onViewerText(viewer: Viewer, text: string): void {
@@ -379,13 +387,18 @@ export class DesktopRelay {
     }
   }
 
-  /** Ends the viewers that came through a revoked share link. */
+  /**
+   * Ends the viewers that came through a revoked share link. The sockets' own attachments are
+   * the record, not the map of paired viewers: every viewer socket the object holds is checked.
+   */
   closeShare(shareId: string): number {
+    const sockets = new Set<WebSocket>([...this.#ctx.getWebSockets("viewer"), ...[...this.#viewers.values()].map((v) => v.ws)]);
     let n = 0;
-    for (const v of [...this.#viewers.values()]) {
-      if (v.att.shareId !== shareId) continue;
-      send(v.ws, { type: "error", code: "FORBIDDEN", message: "The share link was revoked." });
-      this.#close(v.ws, 1008, "Share revoked.");
+    for (const ws of sockets) {
+      const att = this.#attachment(ws);
+      if (att?.kind !== "viewer" || att.shareId !== shareId) continue;
+      send(ws, { type: "error", code: "FORBIDDEN", message: "The share link was revoked." });
+      this.#close(ws, 1008, "Share revoked.");
       n += 1;
     }
     return n;

@@ -369,9 +369,12 @@ export class DesktopSession extends DurableObject<Env> {
     const caller = request.headers.get(VIEWER_USER_HEADER);
     if (!grant || (caller && caller !== grant.userId))
       return json(401, "TICKET_INVALID", "The viewer ticket is missing, used, expired or not yours.");
-    // Read again: the desktop may have stopped while the ticket was being checked.
+    // Read again: the desktop may have stopped, or the share link been revoked, while the ticket
+    // was being checked. Nothing awaits from here to the accept, so a revoke lands either before
+    // (refused here) or after (closeShare finds the socket by its attachment).
     const now = this.#status();
     if (isTerminal(now.state)) return json(409, "INVALID_STATE", `The desktop is ${now.state}.`);
+    if (this.#tickets.isRevoked(grant.shareId)) return json(401, "TICKET_INVALID", "The share link was revoked.");
     return this.#relay.acceptViewer(grant);
   }
 

@@ -5,9 +5,12 @@
  * more than a message header. Pure: no I/O, state is a small JSON-able object so the DO can keep
  * it in a socket attachment across hibernation.
  *
- * Handshake (always forwarded): ProtocolVersion (12 bytes, 3.7 or later), the security-type
- * choice (1 byte), for VNC authentication the 16-byte response, then ClientInit (1 byte; forced to
- * "shared" for view-only viewers so they cannot disconnect everyone else). Then messages:
+ * Handshake (always forwarded): ProtocolVersion (12 bytes), then the security type: in 3.7 and
+ * later the client's choice (1 byte); in 3.3 the server dictates it (a u32 after its version) and
+ * the client sends nothing, so the relay shows the parser the server's first bytes too
+ * (`pushServer`). For VNC authentication the client's 16-byte response follows, then ClientInit
+ * (1 byte; forced to "shared" for view-only viewers so they cannot disconnect everyone else).
+ * Version 3.4–3.6 are 3.3 (RFC 6143 §7.1.1). Then messages:
  *
  * | type | message                      | length            | view-only |
  * |------|------------------------------|-------------------|-----------|
@@ -26,11 +29,12 @@
  * | 255  | QEMU: 1 audio (ops 0/1, 2)   | 4, 10             | forwarded |
  *
  * The extensions beyond RFC 6143 are the ones noVNC sends. A stream this parser cannot follow
- * (RFB 3.3, other security types, unknown message types) is passed through untouched for the
- * controlling viewer and refused for a filtered one: an unparseable stream cannot be filtered.
+ * (other security types, unknown message types, a client that speaks before the server said
+ * which security type 3.3 uses) is passed through untouched for the controlling viewer and
+ * refused for a filtered one: an unparseable stream cannot be filtered.
  */
 
-export type RfbPhase = "version" | "security" | "vnc-auth" | "client-init" | "messages" | "opaque";
+export type RfbPhase = "version" | "security" | "server-security" | "vnc-auth" | "client-init" | "messages" | "opaque";
 
 /** The parser's whole state; JSON-serialisable. */
 export interface RfbClientState {
@@ -41,6 +45,11 @@ export interface RfbClientState {
   remaining: number;
   /** whether the message in progress is forwarded (while its header is held: whether it started unfiltered) */
   forward: boolean;
+  /**
+   * the server's first SERVER_PREFIX_BYTES (its version, then in 3.3 the security type); absent in
+   * states persisted before 3.3 support, which read as none seen
+   */
+  server?: number[];
 }
 
 export interface RfbPushResult {
@@ -64,6 +73,8 @@ interface Measured {
 type Measure = Measured | { need: number } | { unknown: true };
 
 const VERSION_BYTES = 12;
+/** server version + 3.3's u32 security type */
+const SERVER_PREFIX_BYTES = VERSION_BYTES + 4;
 const VNC_AUTH_RESPONSE_BYTES = 16;
 const SECURITY_NONE = 1;
 const SECURITY_VNC_AUTH = 2;
@@ -119,7 +130,7 @@ function measure(h: readonly number[]): Measure {
   }
 }
 
-/** "RFB 003.008\n" and later minor versions (3.7+ send a security-type choice). */
+/** "RFB 003.008\n" and the like. */
 function parseVersion(h: readonly number[]): { major: number; minor: number } | undefined {
   const text = String.fromCharCode(...h);
   const m = /^RFB (\d{3})\.(\d{3})\n$/.exec(text);
@@ -127,8 +138,23 @@ function parseVersion(h: readonly number[]): { major: number; minor: number } | 
   return { major: Number(m[1]), minor: Number(m[2]) };
 }
 
+/**
+ * Which security handshake a client version leads to: "choice" (3.7+: the client sends a type
+ * byte), "dictated" (3.3, and 3.4–3.6 which RFC 6143 says to treat as 3.3), or undefined for
+ * what this parser does not follow. `server` is the server's version when already seen: a client
+ * claiming 3.7+ to a 3.3 server would desynchronise us from the server, so that is not followed.
+ */
+function securityHandshake(client: readonly number[], server: readonly number[] | undefined): "choice" | "dictated" | undefined {
+  const v = parseVersion(client);
+  if (v?.major !== 3 || v.minor < 3) return undefined;
+  if (v.minor < 7) return "dictated";
+  const s = server && server.length >= VERSION_BYTES ? parseVersion(server.slice(0, VERSION_BYTES)) : undefined;
+  if (s && (s.major !== 3 || s.minor < 7)) return undefined;
+  return "choice";
+}
+
 export function initialRfbState(): RfbClientState {
-  return { phase: "version", header: [], remaining: 0, forward: true };
+  return { phase: "version", header: [], remaining: 0, forward: true, server: [] };
 }
 
 /** Collects the output of one push: ranges of the chunk and, rarely, bytes of earlier chunks. */
@@ -185,12 +211,41 @@ export class RfbClientStream {
   #s: RfbClientState;
 
   constructor(state: RfbClientState = initialRfbState()) {
-    this.#s = { ...state, header: [...state.header] };
+    this.#s = { ...state, header: [...state.header], server: [...(state.server ?? [])] };
   }
 
   /** The state to persist (a copy). */
   snapshot(): RfbClientState {
-    return { ...this.#s, header: [...this.#s.header] };
+    return { ...this.#s, header: [...this.#s.header], server: [...(this.#s.server ?? [])] };
+  }
+
+  /**
+   * Shows the parser bytes the server sent this viewer, in order and before the viewer gets
+   * them: RFB 3.3's security type comes from the server. Only the first few bytes matter; later
+   * calls return at once. Returns whether the state changed (worth persisting).
+   */
+  pushServer(chunk: Uint8Array): boolean {
+    const s = this.#s;
+    s.server ??= [];
+    const server = s.server;
+    if (server.length >= SERVER_PREFIX_BYTES || s.phase === "messages" || s.phase === "opaque") return false;
+    const take = Math.min(SERVER_PREFIX_BYTES - server.length, chunk.length);
+    for (let k = 0; k < take; k++) server.push(chunk[k] ?? 0);
+    if (s.phase === "server-security") this.#securityDictated();
+    return take > 0;
+  }
+
+  /** RFB 3.3: once the server's u32 security type is known, the client's next bytes are known too. */
+  #securityDictated(): void {
+    const s = this.#s;
+    const server = s.server ?? [];
+    if (server.length < SERVER_PREFIX_BYTES) return;
+    const type = s32be(server, VERSION_BYTES);
+    if (type === SECURITY_NONE) s.phase = "client-init";
+    else if (type === SECURITY_VNC_AUTH) {
+      s.phase = "vnc-auth";
+      s.remaining = VNC_AUTH_RESPONSE_BYTES;
+    } else s.phase = "opaque"; // 0: the server refused the connection (a reason and the close follow)
   }
 
   /** A short key that changes only when the state is worth persisting again (not at every message boundary). */
@@ -220,10 +275,18 @@ export class RfbClientStream {
           out.range(i, i + take);
           i += take;
           if (s.header.length === VERSION_BYTES) {
-            const v = parseVersion(s.header);
+            const handshake = securityHandshake(s.header, s.server);
             s.header = [];
-            s.phase = v && v.major === 3 && v.minor >= 7 ? "security" : "opaque";
+            s.phase = handshake === "choice" ? "security" : handshake === "dictated" ? "server-security" : "opaque";
+            // The server normally answers only after this version, but need not wait for it.
+            if (s.phase === "server-security") this.#securityDictated();
           }
+          break;
+        }
+        case "server-security": {
+          // A 3.3 client waits for the server's security type (which the relay shows the parser
+          // before the client can see it): bytes now are not RFB, and cannot be filtered.
+          s.phase = "opaque";
           break;
         }
         case "security": {

@@ -56,6 +56,11 @@ export class TicketStore {
     this.#sql.exec("DELETE FROM tickets WHERE share_id = ?", shareId);
   }
 
+  /** Whether `shareId` (null: no share link) was revoked. */
+  isRevoked(shareId: string | null): boolean {
+    return this.#revoked(shareId);
+  }
+
   #revoked(shareId: string | null): boolean {
     return shareId !== null && this.#sql.exec("SELECT 1 FROM revoked_shares WHERE share_id = ?", shareId).toArray().length > 0;
   }

@@ -314,6 +314,45 @@ describe("view-only viewers", () => {
     await bridge.disconnect();
   });
 
+  it("an RFB 3.3 viewer (vncsnapshot) that is not in control gets the framebuffer; its input is still dropped", async () => {
+    const user = await registerUser("rv3");
+    const { bridge, id, start, primary } = await desktop(user);
+    // The owner's first tab holds control, so the second one is filtered like a view-only viewer.
+    const first = await connectViewer((await ticketFor(user, id)).wsPath, primary, bridge, start);
+    await first.viewer.texts.next((f) => f.type === "role" && f.control === true);
+    const t = await ticketFor(user, id, { viewOnly: true });
+    const { viewer, data } = await connectViewer(t.wsPath, primary, bridge, start);
+    const enc = new TextEncoder();
+    // Server version, client 3.3, then the server dictates security type None (a u32).
+    data.ws.send(enc.encode("RFB 003.008\n"));
+    expect(await viewer.bytes(12)).toEqual(enc.encode("RFB 003.008\n"));
+    viewer.ws.send(enc.encode("RFB 003.003\n"));
+    expect(await data.bytes(12)).toEqual(enc.encode("RFB 003.003\n"));
+    data.ws.send(Uint8Array.of(0, 0, 0, 1));
+    await viewer.bytes(16);
+    // ClientInit (exclusive, forced to shared), SetPixelFormat, a key and a click, a framebuffer request.
+    const setPixelFormat = Uint8Array.of(0, 0, 0, 0, 32, 24, 0, 1, 0, 255, 0, 255, 0, 255, 16, 8, 0, 0, 0, 0);
+    sendChunked(
+      viewer.ws,
+      concatBytes(rfb.clientInit(0), setPixelFormat, rfb.key(true, 0x61), rfb.pointer(1, 9, 9), rfb.fbur(0)),
+      [1, 4, 9],
+    );
+    const expected = concatBytes(enc.encode("RFB 003.003\n"), rfb.clientInit(1), setPixelFormat, rfb.fbur(0));
+    expect(await data.bytes(expected.length)).toEqual(expected);
+    // The framebuffer reaches the viewer; the socket stays open.
+    const serverInit = concatBytes(Uint8Array.of(5, 0, 3, 32), setPixelFormat.subarray(4), Uint8Array.of(0, 0, 0, 1, 0x64));
+    const update = noise(4096, 33);
+    data.ws.send(serverInit);
+    data.ws.send(update);
+    expect(await viewer.bytes(16 + serverInit.length + update.length)).toEqual(
+      concatBytes(enc.encode("RFB 003.008\n"), Uint8Array.of(0, 0, 0, 1), serverInit, update),
+    );
+    expect(viewer.texts.peek((f) => f.type === "error")).toEqual([]);
+    expect(viewer.ws.readyState).toBe(WebSocket.OPEN);
+    expect((await session(id).inspect()).lastInputAt).toBeNull();
+    await bridge.disconnect();
+  });
+
   it("one viewer controls: a second tab of the owner watches until it takes control", async () => {
     const user = await registerUser("rvc");
     const { bridge, id, start, primary } = await desktop(user);
@@ -356,7 +395,18 @@ describe("share links", () => {
     expect(created.token).toMatch(/^dsh_/);
     expect(created.link).toBe(`https://atrium.test/desktops/shared#token=${created.token}`);
     const listed = await expectStatus(await call("GET", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken }), 200);
-    expect(listed.shares).toEqual([expect.objectContaining({ id: created.share.id, userId: null, revokedAt: null })]);
+    // Made without naming anyone: for everyone who shares a team with the owner now.
+    expect(listed.shares).toEqual([
+      expect.objectContaining({
+        id: created.share.id,
+        revokedAt: null,
+        recipients: expect.arrayContaining([
+          { id: teammate.id, displayName: expect.any(String) },
+          { id: another.id, displayName: expect.any(String) },
+        ]),
+      }),
+    ]);
+    expect(listed.shares[0].recipients).toHaveLength(2);
     expect(JSON.stringify(listed)).not.toContain(created.token);
 
     const redeem = (u: TestUser, token = created.token) =>
@@ -391,9 +441,10 @@ describe("share links", () => {
 
     // A link for one teammate works for that teammate only; links expire.
     const personal = await expectStatus(
-      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userId: another.id, expiresInHours: 1 } }),
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userIds: [another.id], expiresInHours: 1 } }),
       201,
     );
+    expect(personal.share.recipients).toEqual([{ id: another.id, displayName: expect.any(String) }]);
     await expectError(await redeem(teammate, personal.token), 404, "SHARE_NOT_FOUND");
     await expectStatus(await redeem(another, personal.token), 200);
     await getDb(env)
@@ -402,14 +453,137 @@ describe("share links", () => {
       .where(eq(desktopShares.id, personal.share.id));
     await expectError(await redeem(another, personal.token), 404, "SHARE_NOT_FOUND");
     await expectError(
-      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userId: outsider.id } }),
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userIds: [teammate.id, outsider.id] } }),
       404,
       "USER_NOT_FOUND",
     );
+    for (const body of [{ userIds: [] }, { userIds: [teammate.id, teammate.id] }, { userIds: ["not-a-uuid"] }])
+      await expectError(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body }), 400, "VALIDATION_FAILED");
     await expectError(
       await call("POST", `/api/v1/desktops/${id}/shares`, { token: teammate.accessToken, body: {} }),
       404,
       "DESKTOP_NOT_FOUND",
+    );
+    await bridge.disconnect();
+  });
+});
+
+describe("share links: recipients and revocation", () => {
+  it("someone added to the owner's team after the link was made cannot redeem it; a new link has to name them", async () => {
+    const owner = await registerUser("rno");
+    const early = await registerUser("rne");
+    const late = await registerUser("rnl");
+    const team = await createTeam(owner);
+    await addMember(owner, team.id, early, "viewer");
+    const { bridge, id } = await desktop(owner);
+    const everyone = await expectStatus(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 201);
+    const named = await expectStatus(
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userIds: [early.id] } }),
+      201,
+    );
+    // Someone joins the team later: making the link was no consent to share with them.
+    await addMember(owner, team.id, late, "editor");
+    const redeem = (u: TestUser, token: string) => call("POST", "/api/v1/desktop-shares/ticket", { token: u.accessToken, body: { token } });
+    await expectError(await redeem(late, everyone.token), 404, "SHARE_NOT_FOUND");
+    await expectError(await redeem(late, named.token), 404, "SHARE_NOT_FOUND");
+    await expectStatus(await redeem(early, everyone.token), 200);
+    await expectStatus(await redeem(early, named.token), 200);
+    // The owner decides to include them: a new link does.
+    const again = await expectStatus(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 201);
+    expect(again.share.recipients.map((r: { id: string }) => r.id).sort()).toEqual([early.id, late.id].sort());
+    await expectStatus(await redeem(late, again.token), 200);
+    // A recipient who leaves the team loses access.
+    await expectStatus(await call("DELETE", `/api/v1/teams/${team.id}/members/${early.id}`, { token: owner.accessToken }), 204);
+    await expectError(await redeem(early, named.token), 404, "SHARE_NOT_FOUND");
+    await bridge.disconnect();
+  });
+
+  it("revoking a link while its viewer connects closes that viewer whatever the timing", async () => {
+    const owner = await registerUser("rrr");
+    const mate = await registerUser("rrm");
+    const team = await createTeam(owner);
+    await addMember(owner, team.id, mate, "viewer");
+    const { bridge, id } = await desktop(owner);
+    const outcomes: string[] = [];
+    // [ms before the revoke starts, ms before the viewer's upgrade starts]
+    const timings = [
+      [0, 0],
+      [0, 1],
+      [0, 3],
+      [0, 8],
+      [0, 15],
+      [0, 30],
+      [0, 60],
+      [0, 120],
+      [1, 0],
+      [3, 0],
+      [8, 0],
+      [20, 0],
+    ] as const;
+    for (const [revokeMs, upgradeMs] of timings) {
+      const share = await expectStatus(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 201);
+      const t = await expectStatus(
+        await call("POST", "/api/v1/desktop-shares/ticket", { token: mate.accessToken, body: { token: share.token } }),
+        200,
+      );
+      const revoke = (async () => {
+        await new Promise((r) => setTimeout(r, revokeMs));
+        await expectStatus(await call("DELETE", `/api/v1/desktops/${id}/shares/${share.share.id}`, { token: owner.accessToken }), 204);
+      })();
+      await new Promise((r) => setTimeout(r, upgradeMs));
+      const res = await upgrade(t.wsPath);
+      await revoke;
+      if (res.status !== 101) {
+        // Refused at the door: the ticket died with the link.
+        expect(res.status).toBe(401);
+        outcomes.push("refused");
+        continue;
+      }
+      const ws = res.webSocket as WebSocket;
+      const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
+      ws.accept();
+      const code = await Promise.race([closed, new Promise<string>((r) => setTimeout(() => r("still open"), 3000))]);
+      expect(code, `viewer socket with the revoke at ${revokeMs} ms and the upgrade at ${upgradeMs} ms`).toBe(1008);
+      outcomes.push("closed");
+    }
+    expect((await session(id).inspect()).viewers).toBe(0);
+    // Each round ended one way or the other (which one depends on the timing).
+    expect(outcomes).toHaveLength(timings.length);
+    await bridge.disconnect();
+  });
+
+  it("a revoke that reached Postgres but not the session is finished by revoking again", async () => {
+    const owner = await registerUser("rrf");
+    const mate = await registerUser("rrg");
+    const team = await createTeam(owner);
+    await addMember(owner, team.id, mate, "viewer");
+    const { bridge, id, start, primary } = await desktop(owner);
+    const share = await expectStatus(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 201);
+    const redeem = () => call("POST", "/api/v1/desktop-shares/ticket", { token: mate.accessToken, body: { token: share.token } });
+    const t = await expectStatus(await redeem(), 200);
+    const unused = await expectStatus(await redeem(), 200);
+    const { viewer } = await connectViewer(t.wsPath, primary, bridge, start);
+    // The first attempt died after marking the link revoked (the Worker was cut off, say).
+    await getDb(env).update(desktopShares).set({ revokedAt: new Date() }).where(eq(desktopShares.id, share.share.id));
+    await expectError(
+      await call("DELETE", `/api/v1/desktops/${id}/shares/${share.share.id}`, { token: owner.accessToken }),
+      404,
+      "SHARE_NOT_FOUND",
+    );
+    expect(await viewer.texts.next((f) => f.type === "error")).toMatchObject({ code: "FORBIDDEN" });
+    expect((await viewer.closed).code).toBe(1008);
+    await expectError(await upgrade(unused.wsPath), 401, "TICKET_INVALID");
+    await bridge.disconnect();
+  });
+
+  it("an owner without teammates cannot make a link for nobody", async () => {
+    const owner = await registerUser("rnn");
+    const { bridge, id } = await desktop(owner);
+    await expectError(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 404, "USER_NOT_FOUND");
+    await expectError(
+      await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: { userIds: [owner.id] } }),
+      404,
+      "USER_NOT_FOUND",
     );
     await bridge.disconnect();
   });

@@ -1,9 +1,17 @@
 /**
  * The desktop control plane's pure modules: the session state machine, reconciliation with a
- * bridge's report, placement, and the relay's backpressure rule.
+ * bridge's report, placement, the relay's backpressure rule and bridge command deadlines.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import {
+  type CommandTiming,
+  commandDeadline,
+  DEFAULT_COMMAND_TIMEOUTS,
+  expired,
+  nextDeadline,
+  timeoutError,
+} from "../../durable-objects/bridge/command-deadlines.ts";
 import { planReconcile } from "../../durable-objects/bridge/reconcile.ts";
 import { canHibernate, type DesktopEvent, idleAction, resultEvent, transition } from "../../durable-objects/desktop/desktop-state.ts";
 import { chooseBridge } from "../../durable-objects/desktop/placement.ts";
@@ -198,5 +206,48 @@ describe("relay backpressure", () => {
     expect(backpressure(RESUME_BELOW_BYTES + 1, true)).toBeNull();
     expect(backpressure(RESUME_BELOW_BYTES - 1, true)).toBe("resume");
     expect(backpressure(PAUSE_ABOVE_BYTES * 2, true)).toBeNull();
+  });
+});
+
+describe("bridge command deadlines", () => {
+  const cmd = (over: Partial<CommandTiming>): CommandTiming => ({
+    action: "start_session",
+    status: "sent",
+    createdAt: 1000,
+    updatedAt: 1000,
+    ...over,
+  });
+  const { ackMs, runMs } = DEFAULT_COMMAND_TIMEOUTS;
+
+  it("an unacknowledged command is due ackMs after its creation; an acked one its action's run time after the ack", () => {
+    expect(commandDeadline(cmd({ status: "pending" }))).toBe(1000 + ackMs);
+    expect(commandDeadline(cmd({ status: "sent", updatedAt: 5000 }))).toBe(1000 + ackMs);
+    expect(commandDeadline(cmd({ status: "ack", updatedAt: 9000 }))).toBe(9000 + runMs.start_session);
+    expect(commandDeadline(cmd({ status: "ack", action: "stop_session", updatedAt: 9000 }))).toBe(9000 + runMs.stop_session);
+    expect(commandDeadline(cmd({ status: "completed" }))).toBeUndefined();
+    expect(commandDeadline(cmd({ status: "failed" }))).toBeUndefined();
+    expect(runMs.start_session).toBeGreaterThan(ackMs);
+  });
+
+  it("picks the expired commands and the next deadline", () => {
+    const a = cmd({ createdAt: 0 });
+    const b = cmd({ createdAt: 10_000 });
+    const done = cmd({ status: "completed", createdAt: -1e9 });
+    expect(expired([a, b, done], ackMs)).toEqual([a]);
+    expect(expired([a, b, done], ackMs - 1)).toEqual([]);
+    expect(nextDeadline([b, a, done])).toBe(ackMs);
+    expect(nextDeadline([done])).toBeUndefined();
+  });
+
+  it("says BRIDGE_OFFLINE when no bridge took the command, BRIDGE_TIMEOUT when a connected one stayed silent or did not finish", () => {
+    expect(timeoutError(cmd({}), false)).toEqual({
+      code: "BRIDGE_OFFLINE",
+      message: "The desktop's bridge is offline: nothing took the request for starting the desktop within 2 minutes.",
+    });
+    expect(timeoutError(cmd({}), true).code).toBe("BRIDGE_TIMEOUT");
+    expect(timeoutError(cmd({ status: "ack", action: "wake_session" }), false)).toEqual({
+      code: "BRIDGE_TIMEOUT",
+      message: "The bridge did not finish waking the desktop within 10 minutes.",
+    });
   });
 });

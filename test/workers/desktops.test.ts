@@ -4,8 +4,8 @@
  * a reconnect, duplicate answers, reconciliation with the bridge's report, heartbeat loss, the
  * session lifecycle and ownership.
  */
-import { runDurableObjectAlarm } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { and, count, eq, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { bridgeCommands, bridges, desktopSessions } from "../../migrations/schema.ts";
@@ -177,6 +177,35 @@ describe("commands", () => {
     await bridge.disconnect();
   });
 
+  it("a start requested with a forged Host header sends the bridge the origin it dialed, never the forged host", async () => {
+    const user = await registerUser("dfh");
+    const bridge = await TestBridge.online(admin);
+    const res = await exports.default.fetch(
+      new Request("https://attacker.example/api/v1/desktops", {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${user.accessToken}`,
+          "Content-Type": "application/json",
+          Host: "attacker.example",
+          "CF-Connecting-IP": "10.255.0.9",
+        },
+        body: JSON.stringify({ templateId, region: bridge.region }),
+      }),
+    );
+    const { session } = await expectStatus<{ session: { id: string } }>(res, 201);
+    const start = await bridge.commandFor(session.id, "start_session");
+    if (start.action !== "start_session") throw new Error("unreachable");
+    expect(start.payload.dataUrl).toBe(`wss://atrium.test/api/v1/desktops/${session.id}/bridge-data?conn=primary`);
+    expect(JSON.stringify(start)).not.toContain("attacker");
+    // A redelivery after a reconnect says the same.
+    await bridge.disconnect();
+    await bridge.connect();
+    await bridge.hello({ sessions: [{ sessionId: session.id, state: "starting" }] });
+    const again = await bridge.commandFor(session.id, "start_session");
+    expect(again.payload).toEqual(start.payload);
+    await bridge.disconnect();
+  });
+
   it("a failed start fails the session with the bridge's reason", async () => {
     const user = await registerUser("df");
     const bridge = await TestBridge.online(admin);
@@ -285,6 +314,77 @@ describe("commands", () => {
     expect(refused.error.code).toBe("NO_CAPACITY");
     expect((await getSession(user, id)).state).toBe("hibernated");
     await bridge.disconnect();
+  });
+});
+
+describe("command deadlines", () => {
+  /** Pretends the hub's outstanding commands were created (and acked) `ms` earlier. */
+  async function age(bridgeId: string, ms: number): Promise<void> {
+    await runInDurableObject(hub(bridgeId), (_instance, state) => {
+      state.storage.sql.exec("UPDATE commands SET created_at = created_at - ?, updated_at = updated_at - ?", ms, ms);
+    });
+  }
+
+  it("a start the bridge never acknowledges fails with BRIDGE_TIMEOUT; a late answer changes nothing and it is not sent again", async () => {
+    const user = await registerUser("dto");
+    const bridge = await TestBridge.online(admin);
+    const session = await startSession(user, templateId, { region: bridge.region });
+    const start = await bridge.commandFor(session.id, "start_session");
+    // Not yet due: the alarm leaves it alone.
+    expect(await runDurableObjectAlarm(hub(bridge.id))).toBe(true);
+    expect((await getSession(user, session.id)).state).toBe("requested");
+    await age(bridge.id, 2 * 60_000 + 1);
+    expect(await runDurableObjectAlarm(hub(bridge.id))).toBe(true);
+    const failed = await waitForState(user, session.id, "failed");
+    expect(failed.stateDetail).toBe("BRIDGE_TIMEOUT: The bridge did not acknowledge starting the desktop within 2 minutes.");
+    expect(await commandRow(start.id)).toMatchObject({ status: "failed", error: failed.stateDetail });
+    expect((await hub(bridge.id).inspect()).outstanding).toEqual([]);
+    bridge.ack(start.id);
+    bridge.complete(start.id);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await getSession(user, session.id)).state).toBe("failed");
+    await bridge.disconnect();
+    await bridge.connect();
+    await bridge.hello();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(bridge.socket?.texts.peek((f) => f.type === "command")).toEqual([]);
+    await bridge.disconnect();
+  });
+
+  it("a start acknowledged by a bridge that then dies fails after the run deadline, and the user sees why", async () => {
+    const user = await registerUser("dta");
+    const bridge = await TestBridge.online(admin);
+    const session = await startSession(user, templateId, { region: bridge.region });
+    const start = await bridge.commandFor(session.id, "start_session");
+    bridge.ack(start.id);
+    await waitForState(user, session.id, "starting");
+    await bridge.disconnect();
+    // The ack bought it the start's run time (10 minutes), not just the 2 minutes to acknowledge.
+    await age(bridge.id, 5 * 60_000);
+    await runDurableObjectAlarm(hub(bridge.id));
+    expect((await getSession(user, session.id)).state).toBe("starting");
+    await age(bridge.id, 5 * 60_000 + 1);
+    await runDurableObjectAlarm(hub(bridge.id));
+    const failed = await waitForState(user, session.id, "failed");
+    expect(failed.stateDetail).toBe("BRIDGE_TIMEOUT: The bridge did not finish starting the desktop within 10 minutes.");
+  });
+
+  it("a stop sent to an offline bridge fails with BRIDGE_OFFLINE, and the alarm is set for the deadline", async () => {
+    const user = await registerUser("dtf");
+    const bridge = await TestBridge.online(admin);
+    const { id } = await runningSession(user, templateId, bridge);
+    await bridge.disconnect();
+    const before = Date.now();
+    await expectStatus(await call("POST", `/api/v1/desktops/${id}/stop`, { token: user.accessToken }), 202);
+    const alarmAt = await runInDurableObject(hub(bridge.id), (_instance, state) => state.storage.getAlarm());
+    // The heartbeat watch may come first; nothing is due later than the stop's deadline.
+    expect(alarmAt).not.toBeNull();
+    expect(alarmAt as number).toBeLessThanOrEqual(Date.now() + 2 * 60_000);
+    expect(alarmAt as number).toBeGreaterThanOrEqual(before);
+    await age(bridge.id, 2 * 60_000 + 1);
+    await runDurableObjectAlarm(hub(bridge.id));
+    const failed = await waitForState(user, id, "failed");
+    expect(failed.stateDetail).toMatch(/^BRIDGE_OFFLINE: /);
   });
 });
 

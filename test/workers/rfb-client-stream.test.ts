@@ -68,11 +68,24 @@ const message: fc.Arbitrary<Piece> = fc.oneof(
   msg(bytes(6).map((b) => [255, 1, 0, 2, ...b])),
 );
 
+const ascii = (text: string) => [...text].map((c) => c.charCodeAt(0));
+
+/** A client handshake up to ClientInit, and what the server sent before it (3.3: its version and the security type). */
 const handshake = fc.oneof(
-  fc.integer({ min: 0, max: 1 }).map((shared) => ({ prefix: [..."RFB 003.008\n"].map((c) => c.charCodeAt(0)).concat([1]), shared })),
+  fc.integer({ min: 0, max: 1 }).map((shared) => ({ prefix: ascii("RFB 003.008\n").concat([1]), shared, server: [] as number[] })),
   fc
     .tuple(bytes(16), fc.integer({ min: 0, max: 1 }))
-    .map(([response, shared]) => ({ prefix: [..."RFB 003.007\n"].map((c) => c.charCodeAt(0)).concat([2], response), shared })),
+    .map(([response, shared]) => ({ prefix: ascii("RFB 003.007\n").concat([2], response), shared, server: [] as number[] })),
+  // RFB 3.3: the client sends no security byte; the server dictated None …
+  fc
+    .tuple(fc.integer({ min: 0, max: 1 }), fc.constantFrom("RFB 003.003\n", "RFB 003.008\n"))
+    .map(([shared, serverVersion]) => ({ prefix: ascii("RFB 003.003\n"), shared, server: ascii(serverVersion).concat([0, 0, 0, 1]) })),
+  // … or VNC authentication, answered with 16 bytes that may look like anything (input messages too).
+  fc.tuple(bytes(16), fc.integer({ min: 0, max: 1 })).map(([response, shared]) => ({
+    prefix: ascii("RFB 003.003\n").concat(response),
+    shared,
+    server: ascii("RFB 003.008\n").concat([0, 0, 0, 2]),
+  })),
 );
 
 const stream = fc
@@ -97,8 +110,10 @@ function chunks(all: number[], cuts: number[]): Uint8Array[] {
   return out.filter((c) => c.length > 0);
 }
 
-function run(all: number[], cuts: number[], filtered: boolean, restoreAt: boolean[] = []) {
+function run(all: number[], cuts: number[], filtered: boolean, restoreAt: boolean[] = [], server: number[] = []) {
   let parser = new RfbClientStream();
+  // The server speaks first (its version, and in 3.3 the security type once it has the client's).
+  if (server.length > 0) parser.pushServer(Uint8Array.from(server));
   const forwarded: number[] = [];
   let inputs = 0;
   let dropped = 0;
@@ -120,7 +135,7 @@ describe("RFB client-stream filter", () => {
     fc.assert(
       fc.property(withCuts(stream), ([s, cuts, restore]) => {
         const expected = [...s.hs.prefix, 1, ...s.messages.filter((m) => !m.control).flatMap((m) => m.bytes)];
-        const r = run(s.all, cuts, true, restore);
+        const r = run(s.all, cuts, true, restore, s.hs.server);
         expect(r.forwarded).toEqual(expected);
         expect(r.dropped).toBe(s.messages.filter((m) => m.control).length);
         expect(r.inputs).toBe(0);
@@ -132,7 +147,7 @@ describe("RFB client-stream filter", () => {
   it("controller: for any chunking, every chunk passes unchanged, and key / pointer events count as input", () => {
     fc.assert(
       fc.property(withCuts(stream), ([s, cuts, restore]) => {
-        const r = run(s.all, cuts, false, restore);
+        const r = run(s.all, cuts, false, restore, s.hs.server);
         expect(r.forwarded).toEqual(s.all);
         for (const { chunk, forward } of r.perChunk) expect(forward).toEqual(chunk);
         expect(r.dropped).toBe(0);
@@ -185,6 +200,63 @@ describe("RFB client-stream filter", () => {
 
     const tight = Uint8Array.from([..."RFB 003.008\n"].map((c) => c.charCodeAt(0)).concat([16, 0, 0, 0, 1]));
     expect(new RfbClientStream().push(tight, true).error).toBeDefined();
+  });
+
+  it("RFB 3.3 (vncsnapshot): the security type comes from the server, and a view-only viewer's input is still dropped", () => {
+    const parser = new RfbClientStream();
+    expect(parser.pushServer(Uint8Array.from(ascii("RFB 003.008\n")))).toBe(true);
+    const version = parser.push(Uint8Array.from(ascii("RFB 003.003\n")), true);
+    expect(version.error).toBeUndefined();
+    // The state survives hibernation between the server's security type and the client's reply.
+    const restored = new RfbClientStream(JSON.parse(JSON.stringify(parser.snapshot())) as RfbClientState);
+    // The type may arrive in pieces.
+    restored.pushServer(Uint8Array.of(0, 0));
+    restored.pushServer(Uint8Array.of(0, 1, 1, 0, 0, 0));
+    // ClientInit asking for exclusive access (0) is forced to shared; KeyEvent and PointerEvent are dropped.
+    const rest = restored.push(Uint8Array.of(0, 4, 1, 0, 0, 0, 0, 0, 0x41, 3, 0, 0, 0, 0, 0, 0, 10, 0, 10, 5, 1, 0, 1, 0, 1), true);
+    expect(rest.error).toBeUndefined();
+    expect([...rest.forward]).toEqual([1, 3, 0, 0, 0, 0, 0, 0, 10, 0, 10]);
+    expect(rest.dropped).toBe(2);
+    // Later server bytes (the framebuffer) cost nothing.
+    expect(restored.pushServer(new Uint8Array(1000))).toBe(false);
+  });
+
+  it("RFB 3.3 with VNC authentication: the 16-byte response passes whole, even when it looks like input", () => {
+    const parser = new RfbClientStream();
+    parser.pushServer(Uint8Array.from(ascii("RFB 003.003\n")));
+    parser.push(Uint8Array.from(ascii("RFB 003.003\n")), true);
+    parser.pushServer(Uint8Array.of(0, 0, 0, 2, ...new Array(16).fill(7)));
+    const response = new Array(16).fill(4);
+    const r = parser.push(Uint8Array.of(...response, 1, 4, 1, 0, 0, 0, 0, 0, 0x41), true);
+    expect(r.error).toBeUndefined();
+    expect([...r.forward]).toEqual([...response, 1]);
+    expect(r.dropped).toBe(1);
+  });
+
+  it("RFB 3.3: a client that speaks before the server named the security type, or a refused connection, cannot be filtered", () => {
+    const early = new RfbClientStream();
+    early.pushServer(Uint8Array.from(ascii("RFB 003.008\n")));
+    expect(early.push(Uint8Array.from(ascii("RFB 003.003\n").concat([1])), true).error).toMatch(/cannot be filtered/);
+
+    const refused = new RfbClientStream();
+    refused.pushServer(Uint8Array.from(ascii("RFB 003.008\n")));
+    refused.push(Uint8Array.from(ascii("RFB 003.003\n")), true);
+    refused.pushServer(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 3, 0x62, 0x61, 0x64));
+    expect(refused.push(Uint8Array.of(1), true).error).toMatch(/cannot be filtered/);
+
+    // A client claiming 3.8 to a 3.3 server would send bytes the server reads differently.
+    const liar = new RfbClientStream();
+    liar.pushServer(Uint8Array.from(ascii("RFB 003.003\n")));
+    expect(liar.push(Uint8Array.from(ascii("RFB 003.008\n").concat([1, 1])), true).error).toMatch(/cannot be filtered/);
+  });
+
+  it("reads a state persisted before 3.3 support (no server bytes recorded)", () => {
+    const old = { phase: "messages", header: [], remaining: 0, forward: true } as RfbClientState;
+    const parser = new RfbClientStream(old);
+    expect([...parser.push(Uint8Array.of(4, 1, 0, 0, 0, 0, 0, 0x41, 3, 0, 0, 0, 0, 0, 0, 1, 0, 1), true).forward]).toEqual([
+      3, 0, 0, 0, 0, 0, 0, 1, 0, 1,
+    ]);
+    expect(parser.pushServer(Uint8Array.of(0))).toBe(false);
   });
 
   it("checkpoints only when there is state worth keeping", () => {

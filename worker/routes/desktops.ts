@@ -2,7 +2,8 @@
  * Lab desktops for users: the enabled templates, starting a session (placement, quotas), the
  * caller's own sessions and their lifecycle (stop, hibernate, wake, delete), viewer tickets,
  * and view-only share links for teammates. Sessions of others are 404 everywhere; a teammate
- * reaches a shared session only through its link's ticket, view-only.
+ * reaches a shared session only through its link's ticket, view-only, and only when the owner
+ * made the link for them (services/desktop-shares.ts).
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray, isNull } from "drizzle-orm";
@@ -15,7 +16,6 @@ import { createRouter, errorResponses, IdParam, iso, isoRequired, jsonBody, json
 import { auditActor, clientIp, requireUser } from "../middleware/auth.ts";
 import { auditInsert } from "../services/audit.ts";
 import {
-  areTeammates,
   DesktopSessionSchema,
   DesktopStateSchema,
   loadSession,
@@ -27,6 +27,7 @@ import {
   startDesktop,
   unwrap,
 } from "../services/desktop-sessions.ts";
+import { createShare, mayRedeem, type ShareRecipient, shareRecipients } from "../services/desktop-shares.ts";
 
 const tags = ["desktops"];
 
@@ -59,7 +60,10 @@ const ShareSchema = z
   .object({
     id: z.string(),
     sessionId: z.string(),
-    userId: z.string().nullable().openapi({ description: "the one teammate who may use it, or null for any teammate" }),
+    recipients: z.array(z.object({ id: z.string(), displayName: z.string() })).openapi({
+      description:
+        "who may redeem the link (while they share a team with the owner): the teammates named at creation, or everyone who was a teammate then",
+    }),
     createdAt: TimestampSchema,
     expiresAt: TimestampSchema,
     revokedAt: TimestampSchema.nullable(),
@@ -67,11 +71,11 @@ const ShareSchema = z
   .openapi("DesktopShare");
 
 type ShareRow = typeof desktopShares.$inferSelect;
-function shareView(s: ShareRow): z.infer<typeof ShareSchema> {
+function shareView(s: ShareRow, recipients: ShareRecipient[]): z.infer<typeof ShareSchema> {
   return {
     id: s.id,
     sessionId: s.sessionId,
-    userId: s.userId,
+    recipients,
     createdAt: isoRequired(s.createdAt),
     expiresAt: isoRequired(s.expiresAt),
     revokedAt: iso(s.revokedAt),
@@ -182,12 +186,19 @@ const createShareRoute = createRoute({
   method: "post",
   path: "/desktops/{sessionId}/shares",
   tags,
-  summary: "A view-only share link for teammates (people sharing a team with the owner); the token is shown once",
+  summary:
+    "A view-only share link for teammates (people sharing a team with the owner); the token is shown once. Only the recipients fixed now may redeem it: people who join the owner's teams later cannot. 404 USER_NOT_FOUND when a named user is not a teammate (or there are no teammates)",
   request: {
     params: SessionParams,
     ...jsonBody(
       z.object({
-        userId: z.uuid().optional().openapi({ description: "only this teammate may use the link" }),
+        userIds: z
+          .array(z.uuid())
+          .min(1)
+          .max(100)
+          .refine((ids) => new Set(ids).size === ids.length, "userIds must not repeat")
+          .optional()
+          .openapi({ description: "only these teammates may use the link; default: everyone who shares a team with the owner now" }),
         expiresInHours: z.number().int().min(1).max(720).default(24),
       }),
     ),
@@ -214,7 +225,8 @@ const shareTicketRoute = createRoute({
   method: "post",
   path: "/desktop-shares/ticket",
   tags,
-  summary: "Redeem a share link: a view-only viewer ticket for a teammate of the session's owner",
+  summary:
+    "Redeem a share link: a view-only viewer ticket for one of its recipients who still shares a team with the session's owner (anyone else: 404 SHARE_NOT_FOUND)",
   request: { ...jsonBody(z.object({ token: z.string().min(1).max(200) })) },
   responses: {
     200: jsonResponse(
@@ -314,50 +326,63 @@ export const desktopRoutes = createRouter()
     const session = await ownedSession(c, c.req.valid("param").sessionId);
     const body = c.req.valid("json");
     const db = getDb(c.env);
-    if (body.userId && !(await areTeammates(db, auth.userId, body.userId)))
-      throw new ApiError("USER_NOT_FOUND", "No such teammate: share links are for people in one of your teams.");
     const token = `dsh_${randomToken(32)}`;
-    const [share] = await db
-      .insert(desktopShares)
-      .values({
-        sessionId: session.id,
-        tokenHash: await sha256Hex(token),
-        createdBy: auth.userId,
-        userId: body.userId ?? null,
-        expiresAt: new Date(Date.now() + body.expiresInHours * 3_600_000),
-      })
-      .returning();
-    if (!share) throw new Error("share insert returned no row");
+    const created = await createShare(c.env, {
+      sessionId: session.id,
+      ownerId: auth.userId,
+      userIds: body.userIds,
+      tokenHash: await sha256Hex(token),
+      expiresAt: new Date(Date.now() + body.expiresInHours * 3_600_000),
+    });
+    if (!created.ok) throw new ApiError("USER_NOT_FOUND", created.message);
+    const { share, recipients } = created;
     await auditInsert(db, {
       ...auditActor(c, auth),
       action: "desktop.share.create",
       targetType: "desktop_share",
       targetId: share.id,
-      detail: { sessionId: session.id, userId: share.userId },
+      detail: { sessionId: session.id, recipients: recipients.map((r) => r.id) },
     });
     // The token rides in the fragment so it never reaches a server log.
-    return c.json({ share: shareView(share), token, link: `${publicOrigin(c)}/desktops/shared#token=${token}` }, 201);
+    return c.json({ share: shareView(share, recipients), token, link: `${publicOrigin(c)}/desktops/shared#token=${token}` }, 201);
   })
   .openapi(listSharesRoute, async (c) => {
     const session = await ownedSession(c, c.req.valid("param").sessionId);
-    const rows = await getDb(c.env)
+    const db = getDb(c.env);
+    const rows = await db
       .select()
       .from(desktopShares)
       .where(eq(desktopShares.sessionId, session.id))
       .orderBy(desc(desktopShares.createdAt));
-    return c.json({ shares: rows.map(shareView) }, 200);
+    const recipients = await shareRecipients(
+      db,
+      rows.map((r) => r.id),
+    );
+    return c.json({ shares: rows.map((r) => shareView(r, recipients.get(r.id) ?? [])) }, 200);
   })
   .openapi(revokeShareRoute, async (c) => {
     const { sessionId, shareId } = c.req.valid("param");
     const session = await ownedSession(c, sessionId);
-    const [revoked] = await getDb(c.env)
-      .update(desktopShares)
-      .set({ revokedAt: new Date() })
-      .where(and(eq(desktopShares.id, shareId), eq(desktopShares.sessionId, session.id), isNull(desktopShares.revokedAt)))
-      .returning({ id: desktopShares.id });
+    const db = getDb(c.env);
+    const [share] = await db
+      .select({ id: desktopShares.id, revokedAt: desktopShares.revokedAt })
+      .from(desktopShares)
+      .where(and(eq(desktopShares.id, shareId), eq(desktopShares.sessionId, session.id)));
+    if (!share) throw new ApiError("SHARE_NOT_FOUND", "No such share link (or it is already revoked).");
+    const [revoked] = share.revokedAt
+      ? []
+      : await db
+          .update(desktopShares)
+          .set({ revokedAt: new Date() })
+          .where(and(eq(desktopShares.id, shareId), isNull(desktopShares.revokedAt)))
+          .returning({ id: desktopShares.id });
+    // The session ends the link's viewers and tickets before anything else can fail, and again
+    // for a link already revoked: a revoke whose first attempt died between Postgres and the
+    // session is finished by asking again (closing is idempotent).
+    await sessionStub(c.env, session.id).closeShareViewers(shareId);
     if (!revoked) throw new ApiError("SHARE_NOT_FOUND", "No such share link (or it is already revoked).");
     const auth = requireUser(c);
-    await auditInsert(getDb(c.env), {
+    await auditInsert(db, {
       actorId: auth.userId,
       actorName: auth.name,
       action: "desktop.share.revoke",
@@ -366,7 +391,6 @@ export const desktopRoutes = createRouter()
       ip: clientIp(c),
       detail: { sessionId },
     });
-    await sessionStub(c.env, session.id).closeShareViewers(shareId);
     return c.body(null, 204);
   })
   .openapi(shareTicketRoute, async (c) => {
@@ -382,9 +406,9 @@ export const desktopRoutes = createRouter()
     const notFound = () => new ApiError("SHARE_NOT_FOUND", "This share link does not exist, has expired, was revoked, or is not for you.");
     if (!row || row.share.revokedAt || new Date(row.share.expiresAt).getTime() <= Date.now()) throw notFound();
     const { share, session } = row;
-    if (share.userId && share.userId !== auth.userId) throw notFound();
-    // Teammates only, checked now: leaving the team ends the access.
-    if (session.userId !== auth.userId && !(await areTeammates(db, session.userId, auth.userId))) throw notFound();
+    // Its recipients only (fixed when the owner made it), and only while they still share a team
+    // with the owner: leaving the team ends the access, joining one later grants none.
+    if (session.userId !== auth.userId && !(await mayRedeem(db, share.id, session.userId, auth.userId))) throw notFound();
     if (isTerminal(session.state)) throw new ApiError("INVALID_STATE", `The desktop is ${session.state}.`);
     const t = unwrap(
       await sessionStub(c.env, session.id).issueTicket({ userId: auth.userId, viewOnly: true, shareId: share.id, wake: false }),

@@ -88,9 +88,22 @@ export function unwrap<T extends { ok: boolean }>(result: T): Extract<T, { ok: t
   return result as Extract<T, { ok: true }>;
 }
 
-/** Where bridges reach this Worker: PUBLIC_URL, else the origin of the request. */
+/**
+ * This Worker's origin for links handed back to the caller (a share link, an admin's image
+ * link): PUBLIC_URL, else the origin of the request. Never for what is sent to a bridge (see
+ * `bridgeOrigin`): the request's Host header is the caller's to choose.
+ */
 export function publicOrigin(c: Context<AppEnv>): string {
-  return (c.env.PUBLIC_URL || new URL(c.req.url).origin).replace(/\/+$/, "");
+  return bridgeOrigin(c.env) ?? new URL(c.req.url).origin;
+}
+
+/**
+ * Where bridges reach this Worker, for the data-socket and image links in their commands:
+ * PUBLIC_URL, or null, which makes the bridge's hub use the origin the bridge's own
+ * token-authenticated control socket dialed. Never derived from a user's request.
+ */
+export function bridgeOrigin(env: Pick<Env, "PUBLIC_URL">): string | null {
+  return env.PUBLIC_URL ? env.PUBLIC_URL.replace(/\/+$/, "") : null;
 }
 
 /** Whether two users share a team. */
@@ -170,7 +183,7 @@ export async function startDesktop(c: Context<AppEnv>, input: StartDesktopInput)
           persistentHome: template.persistentHome,
         },
         imageId,
-        origin: publicOrigin(c),
+        origin: bridgeOrigin(c.env),
       }),
     );
   } catch (e: unknown) {

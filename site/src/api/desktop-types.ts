@@ -65,7 +65,8 @@ export interface SharedDesktopTicket extends DesktopTicket {
 export interface DesktopShare {
   id: string;
   sessionId: string;
-  userId: string | null;
+  /** who may redeem it (while still a teammate): fixed when the link was made */
+  recipients: { id: string; displayName: string }[];
   createdAt: string;
   expiresAt: string;
   revokedAt: string | null;

@@ -59,8 +59,8 @@ export function sharedDesktopTicket(token: string): Promise<SharedDesktopTicket>
 }
 
 /** A view-only link for teammates; the token is in this answer only. */
-export function createDesktopShare(sessionId: string, expiresInHours = 24): Promise<CreatedShare> {
-  return apiRequest<CreatedShare>("POST", `${desktop(sessionId)}/shares`, { body: { expiresInHours } });
+export function createDesktopShare(sessionId: string, expiresInHours = 24, userIds?: string[]): Promise<CreatedShare> {
+  return apiRequest<CreatedShare>("POST", `${desktop(sessionId)}/shares`, { body: { expiresInHours, ...(userIds && { userIds }) } });
 }
 
 export async function listDesktopShares(sessionId: string): Promise<DesktopShare[]> {
