@@ -9,6 +9,7 @@ import { bodyLimit } from "hono/body-limit";
 import { ApiError, errorBody } from "./lib/errors.ts";
 import type { AppEnv } from "./lib/router.ts";
 import { authenticate, BEARER_PROTOCOL_PREFIX } from "./middleware/auth.ts";
+import { wellFormedText } from "./middleware/well-formed-text.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { adminBridgeRoutes } from "./routes/admin-bridges.ts";
 import { adminDesktopRoutes } from "./routes/admin-desktops.ts";
@@ -36,6 +37,12 @@ app.use("/api/*", async function limitBody(c, next) {
     onError: (c) => c.json(errorBody("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${maxSize} bytes.`), 413),
   })(c, next);
 });
+// NUL and unpaired surrogates are refused here, for every field of every route (Postgres cannot
+// store them). Image parts are raw bytes, not JSON.
+app.use(
+  "/api/*",
+  wellFormedText((c) => c.req.method === "PUT" && IMAGE_PART_PATH.test(c.req.path)),
+);
 /**
  * Routes that bridges call with their own credentials (a bridge token, a session's data token,
  * a signed link): a user's JWT means nothing there, and the Authorization header they carry is
