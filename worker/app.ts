@@ -107,6 +107,14 @@ app.openAPIRegistry.registerPath({
   tags: ["meetings"],
   summary:
     "Meeting WebSocket (upgrade). Team members watch; editors and owners send start/pause/resume/cancel/interject. `?since=N` replays missed events.",
+  description: [
+    "Auth: subprotocols `atrium.v1, atrium.bearer.<token>` (the server selects `atrium.v1`) or the site's access cookie.",
+    "Replay: without `since`, the log so far in compact form (finished turns as their `message`, the latest `presence`); with `?since=N`, the logged events with `seq > N`, then live ones. Finished turns' `token` deltas and older `presence` are dropped from the log.",
+    "Commands (JSON text frames, at most 32 KiB): `ping`; owner/editor: `start`, `pause`, `resume`, `cancel`, `interject` (`text`, 1–4000 characters, at most 20 pending and 200 per meeting).",
+    "Events (each with `seq`, `at`): `presence`, `meeting_state`, `round_start`, `agent_speaking`, `token`, `message`, `round_complete`, `meeting_complete`, `error` (`INTERJECTION_REJECTED`, `DATABASE_UNAVAILABLE`).",
+    'A refused command gets `{"type":"error","code","message"}` (no `seq`): BAD_FRAME, FRAME_TOO_LARGE, VALIDATION_FAILED (NUL or unpaired surrogate), UNKNOWN_COMMAND, FORBIDDEN, INVALID_STATE, QUEUE_FULL, INTERJECTION_LIMIT, INTERNAL.',
+    "Full reference: README.md, “Meeting socket protocol”.",
+  ].join("\n\n"),
   responses: {
     101: { description: "Switching protocols" },
     401: { description: "Not authenticated" },

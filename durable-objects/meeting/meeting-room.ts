@@ -69,7 +69,7 @@ const MAX_ATTEMPTS = 5;
 /**
  * A step that fails (Postgres unreachable, …) is retried by the alarm with exponential backoff
  * from RETRY_BASE_MS up to RETRY_BASE_MS × STEP_MAX_DELAY_FACTOR (60 s in production); after
- * STEP_ATTEMPTS failures in a row (about 4 minutes) the meeting is paused with
+ * STEP_ATTEMPTS failures in a row (about 3 minutes) the meeting is paused with
  * DATABASE_UNAVAILABLE. A status Postgres has not taken yet is written again at that longest delay.
  */
 const STEP_ATTEMPTS = 10;
