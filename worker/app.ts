@@ -9,6 +9,7 @@ import { bodyLimit } from "hono/body-limit";
 import { ApiError, errorBody } from "./lib/errors.ts";
 import type { AppEnv } from "./lib/router.ts";
 import { authenticate, BEARER_PROTOCOL_PREFIX } from "./middleware/auth.ts";
+import { wellFormedText } from "./middleware/well-formed-text.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { adminBridgeRoutes } from "./routes/admin-bridges.ts";
 import { adminDesktopRoutes } from "./routes/admin-desktops.ts";
@@ -37,6 +38,12 @@ app.use("/api/*", async function limitBody(c, next) {
     onError: (c) => c.json(errorBody("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${maxSize} bytes.`), 413),
   })(c, next);
 });
+// NUL and unpaired surrogates are refused here, for every field of every route (Postgres cannot
+// store them). Image parts are raw bytes, not JSON.
+app.use(
+  "/api/*",
+  wellFormedText((c) => c.req.method === "PUT" && IMAGE_PART_PATH.test(c.req.path)),
+);
 /**
  * Routes that bridges call with their own credentials (a bridge token, a session's data token,
  * a signed link): a user's JWT means nothing there, and the Authorization header they carry is
@@ -102,6 +109,14 @@ app.openAPIRegistry.registerPath({
   tags: ["meetings"],
   summary:
     "Meeting WebSocket (upgrade). Team members watch; editors and owners send start/pause/resume/cancel/interject. `?since=N` replays missed events.",
+  description: [
+    "Auth: subprotocols `atrium.v1, atrium.bearer.<token>` (the server selects `atrium.v1`) or the site's access cookie.",
+    "Replay: without `since`, the log so far in compact form (finished turns as their `message`, the latest `presence`); with `?since=N`, the logged events with `seq > N`, then live ones. Finished turns' `token` deltas and older `presence` are dropped from the log.",
+    "Commands (JSON text frames, at most 32 KiB): `ping`; owner/editor: `start`, `pause`, `resume`, `cancel`, `interject` (`text`, 1–4000 characters, at most 20 pending and 200 per meeting).",
+    "Events (each with `seq`, `at`): `presence`, `meeting_state`, `round_start`, `agent_speaking`, `token`, `message`, `round_complete`, `meeting_complete`, `error` (`INTERJECTION_REJECTED`, `DATABASE_UNAVAILABLE`).",
+    'A refused command gets `{"type":"error","code","message"}` (no `seq`): BAD_FRAME, FRAME_TOO_LARGE, VALIDATION_FAILED (NUL or unpaired surrogate), UNKNOWN_COMMAND, FORBIDDEN, INVALID_STATE, QUEUE_FULL, INTERJECTION_LIMIT, INTERNAL.',
+    "Full reference: README.md, “Meeting socket protocol”.",
+  ].join("\n\n"),
   responses: {
     101: { description: "Switching protocols" },
     401: { description: "Not authenticated" },

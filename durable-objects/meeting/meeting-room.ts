@@ -5,17 +5,18 @@
  * takes start / pause / resume / cancel / interject from editors and owners.
  */
 import type { Pool } from "@neondatabase/serverless";
-import { createPool, type TxDb } from "../../worker/db/client.ts";
+import { createPool, pgErrorCode, type TxDb } from "../../worker/db/client.ts";
 import { userApiKeys } from "../../migrations/schema.ts";
 import { and, eq } from "drizzle-orm";
 import { openSecret, parseMasterKeys } from "../../worker/lib/secret-box.ts";
+import { toWellFormedText } from "../../worker/lib/well-formed-text.ts";
 import { hitWindow } from "../rate-limiter/sliding-window.ts";
 import type { RoomIdentity } from "../room/protocol.ts";
 import { RoomBase } from "../room/room-base.ts";
 import { type MeetingConfig, MeetingConfigSchema } from "./meeting-config.ts";
 import { ApiError } from "../../worker/lib/errors.ts";
 import { admitOnDeploymentKey, dailySpendRefusal } from "./meeting-limits.ts";
-import { type AnyDb, commitMessage, groupMembers, updateMeetingStatus } from "./meeting-records.ts";
+import { type AnyDb, commitMessage, groupMembers, type LedgerEntry, type StatusUpdate, updateMeetingStatus } from "./meeting-records.ts";
 import { backoffMs, callModel, ModelCallError, type ModelSource } from "./model-client.ts";
 import { mergeMeetingConfig } from "./parallel-merge.ts";
 import { checkBudget, costOfUsage, OFFLINE_MODEL_ID } from "./pricing.ts";
@@ -25,6 +26,7 @@ import {
   MeetingClientFrameSchema,
   type MeetingErrorCode,
   type MeetingMessage,
+  MEETING_SOCKET_LIMITS,
   type MeetingState,
 } from "./protocol.ts";
 import { parseSummary } from "./summary.ts";
@@ -57,9 +59,25 @@ interface PendingInterjection {
   text: string;
 }
 
+/** A finished turn kept until Postgres has it, so a failed write is retried without asking the model again. */
+interface UncommittedTurn {
+  message: MeetingMessage;
+  ledger: LedgerEntry;
+}
+
 /** Per-user model-call limits held in the room. */
 export const USER_LIMITS = { requestsPerMinute: 60, tokensPerMinute: 400_000 } as const;
 const MAX_ATTEMPTS = 5;
+/**
+ * A step that fails (Postgres unreachable, …) is retried by the alarm with exponential backoff
+ * from RETRY_BASE_MS up to RETRY_BASE_MS × STEP_MAX_DELAY_FACTOR (60 s in production); after
+ * STEP_ATTEMPTS failures in a row (about 3 minutes) the meeting is paused with
+ * DATABASE_UNAVAILABLE. A status Postgres has not taken yet is written again at that longest delay.
+ */
+const STEP_ATTEMPTS = 10;
+const STEP_MAX_DELAY_FACTOR = 120;
+/** One Postgres write may take this long before the step counts as failed (a hung connection must not wedge the room). */
+const DB_WRITE_TIMEOUT_MS = 30_000;
 
 const EDITORS = ["owner", "editor"] as const;
 
@@ -82,19 +100,22 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
       },
       maxEvents: 0,
       replayWithoutSince: "all",
-      maxFrameBytes: 32 * 1024,
+      maxFrameBytes: MEETING_SOCKET_LIMITS.maxFrameBytes,
       // A newcomer gets each finished turn as its final message, not as every streamed delta,
-      // and only the latest presence.
+      // and only the latest presence; the log itself drops those too, so it stays bounded.
       compactReplay: { token: "message", presence: "presence" },
+      compactStored: true,
     });
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS messages (position INTEGER PRIMARY KEY, json TEXT NOT NULL)");
     this.#tokens = new TokenCoalescer({
       viewers: () => this.ctx.getWebSockets().length,
       flush: (turnIndex, text, firstAt) => this.publish("token", { turnIndex, text, firstAt }),
     });
-    // A running meeting always has its next step scheduled, also after a crash or a deploy.
+    // A running meeting (or a status Postgres has not taken yet) always has its next step
+    // scheduled, also after a crash or a deploy.
     void ctx.blockConcurrencyWhile(async () => {
-      if (this.#state().status === "running" && (await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now());
+      const due = this.#state().status === "running" || this.ctx.storage.kv.get("pendingStatus") !== undefined;
+      if (due && (await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now());
     });
   }
 
@@ -144,6 +165,29 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
   #db(): AnyDb {
     this.#pool ??= createPool(this.env);
     return this.#pool.db as unknown as AnyDb;
+  }
+
+  /** A Postgres write that gives up after DB_WRITE_TIMEOUT_MS (the step then fails and is retried). */
+  async #persist<T>(write: (db: AnyDb) => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Postgres did not answer within ${DB_WRITE_TIMEOUT_MS} ms`)), DB_WRITE_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([write(this.#db()), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Writes the meeting's status to Postgres; a newer status replaces one still waiting to be written. */
+  async #writeStatus(meetingId: string, update: StatusUpdate): Promise<void> {
+    await this.#persist((db) => updateMeetingStatus(db, meetingId, update));
+    this.ctx.storage.kv.delete("pendingStatus");
+  }
+
+  #retryBaseMs(): number {
+    return Number(this.env.RETRY_BASE_MS ?? 500);
   }
 
   // ── RPC from the Worker ──────────────────────────────────────────────────────────────────
@@ -203,7 +247,7 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
         }
         this.ctx.storage.kv.put("meta", { ...meta, config, startedBy: identity.userId });
         const startedAt = new Date();
-        await updateMeetingStatus(this.#db(), meta.meetingId, {
+        await this.#writeStatus(meta.meetingId, {
           status: "running",
           provider,
           startedAt,
@@ -217,25 +261,42 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
       }
       case "pause":
         if (status !== "running") return refuse(`The meeting is ${status}; only a running meeting can be paused.`);
-        await updateMeetingStatus(this.#db(), meta.meetingId, { status: "paused" });
+        await this.#writeStatus(meta.meetingId, { status: "paused" });
         this.#setState({ status: "paused" });
         return { ok: true };
       case "resume":
         if (status !== "paused") return refuse(`The meeting is ${status}; only a paused meeting can be resumed.`);
-        await updateMeetingStatus(this.#db(), meta.meetingId, { status: "running" });
-        this.#setState({ status: "running" });
+        // A meeting paused by a failure (DATABASE_UNAVAILABLE) starts over with a clean slate.
+        await this.#writeStatus(meta.meetingId, { status: "running", errorCode: null, errorMessage: null });
+        this.ctx.storage.kv.delete("stepFailures");
+        this.#setState({ status: "running", errorCode: null, errorMessage: null });
         await this.ctx.storage.setAlarm(Date.now());
         return { ok: true };
       case "cancel":
         if (status !== "pending" && status !== "running" && status !== "paused") return refuse(`The meeting is already ${status}.`);
         this.#abort?.abort();
         this.#tokens.discard();
-        await updateMeetingStatus(this.#db(), meta.meetingId, { status: "cancelled", completedAt: new Date() });
+        await this.#writeStatus(meta.meetingId, { status: "cancelled", completedAt: new Date() });
         this.#setState({ status: "cancelled" });
         return { ok: true };
       case "interject": {
         if (status === "completed" || status === "failed" || status === "cancelled") return refuse(`The meeting is ${status}.`);
         const queue = this.ctx.storage.kv.get<PendingInterjection[]>("interjections") ?? [];
+        const limits = MEETING_SOCKET_LIMITS;
+        if (queue.length >= limits.maxPendingInterjections) {
+          return {
+            ok: false,
+            code: "QUEUE_FULL",
+            message: `${queue.length} interjections are already waiting for the next turn; send yours after they land.`,
+          };
+        }
+        if (this.#interjectionCount() + queue.length >= limits.maxInterjectionsPerMeeting) {
+          return {
+            ok: false,
+            code: "INTERJECTION_LIMIT",
+            message: `A meeting takes at most ${limits.maxInterjectionsPerMeeting} interjections.`,
+          };
+        }
         queue.push({ authorId: identity.userId, name: identity.displayName || identity.name, text: frame.text });
         this.ctx.storage.kv.put("interjections", queue);
         return { ok: true };
@@ -271,9 +332,66 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
     return undefined;
   }
 
+  #interjectionCount(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM messages WHERE json ->> 'kind' = 'interjection'").one().n;
+  }
+
+  /**
+   * One step, then the next alarm. Never throws: a failed step is retried with backoff and ends in
+   * a paused meeting, so a running meeting never sits with nothing scheduled (workerd would drop
+   * an alarm that keeps throwing).
+   */
   override async alarm(): Promise<void> {
-    const again = await this.#step();
-    if (again !== undefined) await this.ctx.storage.setAlarm(Date.now() + again);
+    let again: number | undefined;
+    try {
+      again = await this.#step();
+      this.ctx.storage.kv.delete("stepFailures");
+    } catch (e: unknown) {
+      again = this.#stepFailed(e);
+    }
+    const sync = await this.#syncStatus();
+    const next = again === undefined ? sync : sync === undefined ? again : Math.min(again, sync);
+    if (next !== undefined) await this.ctx.storage.setAlarm(Date.now() + next);
+  }
+
+  /** Counts a failed step; returns the backoff before the next try, or pauses the meeting after STEP_ATTEMPTS. */
+  #stepFailed(e: unknown): number | undefined {
+    const failures = (this.ctx.storage.kv.get<number>("stepFailures") ?? 0) + 1;
+    // Only the class of the error: its message may quote SQL parameters.
+    console.error(`meeting step failed (${failures}/${STEP_ATTEMPTS}):`, pgErrorCode(e) ?? (e instanceof Error ? e.name : typeof e));
+    const meta = this.#meta();
+    if (!meta || this.#state().status !== "running") {
+      this.ctx.storage.kv.delete("stepFailures");
+      return undefined;
+    }
+    if (failures < STEP_ATTEMPTS) {
+      this.ctx.storage.kv.put("stepFailures", failures);
+      const base = this.#retryBaseMs();
+      return Math.min(base * 2 ** (failures - 1), base * STEP_MAX_DELAY_FACTOR);
+    }
+    this.ctx.storage.kv.delete("stepFailures");
+    this.#abort?.abort();
+    this.#tokens.discard();
+    const message = `Saving the meeting failed ${failures} times in a row, so it is paused with its transcript kept. Resume it once the database is reachable again.`;
+    const update = { status: "paused", errorCode: "DATABASE_UNAVAILABLE", errorMessage: message } as const;
+    // Postgres gets the status as soon as it answers again (#syncStatus); until then the room has it.
+    this.ctx.storage.kv.put("pendingStatus", update);
+    this.#setState(update);
+    this.publish("error", { code: "DATABASE_UNAVAILABLE", message });
+    return undefined;
+  }
+
+  /** Writes a status Postgres could not take earlier; returns when to try again, or undefined when done. */
+  async #syncStatus(): Promise<number | undefined> {
+    const pending = this.ctx.storage.kv.get<StatusUpdate>("pendingStatus");
+    const meta = this.#meta();
+    if (!pending || !meta) return undefined;
+    try {
+      await this.#writeStatus(meta.meetingId, pending);
+      return undefined;
+    } catch {
+      return this.#retryBaseMs() * STEP_MAX_DELAY_FACTOR;
+    }
   }
 
   /** Runs one unit of work; returns the delay before the next one, or undefined when idle. */
@@ -281,6 +399,24 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
     const meta = this.#meta();
     const state = this.#state();
     if (!meta || state.status !== "running") return undefined;
+
+    // A finished turn whose Postgres write failed is written again, not asked for again.
+    const uncommitted = this.ctx.storage.kv.get<UncommittedTurn>("uncommitted");
+    const planned = uncommitted && meta.plan[uncommitted.message.turnIndex ?? -1];
+    if (uncommitted && planned && planned.index === state.completedTurns) {
+      await this.#commitTurn(meta, planned, uncommitted);
+      return 0;
+    }
+    if (uncommitted) this.ctx.storage.kv.delete("uncommitted");
+
+    if (this.log.size() >= MEETING_SOCKET_LIMITS.maxLogEvents) {
+      await this.#fail(
+        meta,
+        "EVENT_LOG_FULL",
+        `The meeting's event log reached its limit of ${MEETING_SOCKET_LIMITS.maxLogEvents} events.`,
+      );
+      return undefined;
+    }
 
     // Interjections land at turn boundaries, before the next speaker.
     const queue = this.ctx.storage.kv.get<PendingInterjection[]>("interjections") ?? [];
@@ -299,7 +435,19 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
         costUsd: 0,
         createdAt: new Date().toISOString(),
       };
-      await commitMessage(this.#db(), meta.meetingId, message);
+      try {
+        await this.#persist((db) => commitMessage(db, meta.meetingId, message));
+      } catch (e: unknown) {
+        // Postgres refusing the text itself (SQLSTATE class 22, data exception) will not change on
+        // a retry: drop this interjection and go on. Anything else (unreachable) is retried.
+        if (!pgErrorCode(e)?.startsWith("22")) throw e;
+        this.ctx.storage.kv.put("interjections", rest);
+        this.publish("error", {
+          code: "INTERJECTION_REJECTED",
+          message: `The interjection by ${first.name} could not be saved and was dropped.`,
+        });
+        return 0;
+      }
       this.#storeMessage(message);
       this.ctx.storage.kv.put("interjections", rest);
       this.publish("message", { message });
@@ -380,7 +528,8 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
         );
         this.#tokens.flushNow();
         if (this.#state().status === "cancelled") return undefined;
-        await this.#commitTurn(meta, turn, result, source.kind === "offline" ? "offline" : (this.#apiKey?.source ?? "deployment"));
+        const keySource = source.kind === "offline" ? "offline" : (this.#apiKey?.source ?? "deployment");
+        await this.#commitTurn(meta, turn, this.#finishedTurn(meta, turn, result, keySource));
         return 0;
       } catch (e: unknown) {
         this.#tokens.discard();
@@ -397,12 +546,13 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
     }
   }
 
-  async #commitTurn(
+  /** A model turn as the message to store; kept in the room until Postgres has it. */
+  #finishedTurn(
     meta: Meta,
     turn: Turn,
     result: Awaited<ReturnType<typeof callModel>>,
     keySource: "user" | "deployment" | "offline",
-  ): Promise<void> {
+  ): UncommittedTurn {
     const costUsd = keySource === "offline" ? 0 : costOfUsage(result.model, result.usage);
     const message: MeetingMessage = {
       position: this.#nextPosition(),
@@ -411,7 +561,8 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
       kind: turn.kind,
       speaker: turn.agent.title,
       authorId: null,
-      text: result.text,
+      // A model may emit a NUL or a broken surrogate pair; Postgres would refuse the whole turn.
+      text: toWellFormedText(result.text),
       model: result.model,
       usage: {
         inputTokens: result.usage.input_tokens,
@@ -422,14 +573,17 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
       costUsd,
       createdAt: new Date().toISOString(),
     };
+    const uncommitted = { message, ledger: { userId: meta.startedBy, turnIndex: turn.index, model: result.model, keySource } };
+    this.ctx.storage.kv.put("uncommitted", uncommitted);
+    return uncommitted;
+  }
+
+  async #commitTurn(meta: Meta, turn: Turn, { message, ledger }: UncommittedTurn): Promise<void> {
+    const costUsd = message.costUsd;
     // Postgres first: a turn is final only once the system of record has it.
-    await commitMessage(this.#db(), meta.meetingId, message, {
-      userId: meta.startedBy,
-      turnIndex: turn.index,
-      model: result.model,
-      keySource,
-    });
+    await this.#persist((db) => commitMessage(db, meta.meetingId, message, ledger));
     // Then, with no await in between (one atomic storage batch): store, count, announce.
+    this.ctx.storage.kv.delete("uncommitted");
     this.#storeMessage(message);
     this.#recordUserUsage(meta.startedBy, message.usage.inputTokens + message.usage.outputTokens);
     const state = this.#state();
@@ -445,7 +599,7 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
     const summaryText = last?.text ?? "";
     const parsed = parseSummary(summaryText, { questions: meta.config.agendaQuestions });
     const summary = { ...parsed } as Record<string, unknown>;
-    await updateMeetingStatus(this.#db(), meta.meetingId, { status: "completed", summaryText, summary, completedAt: new Date() });
+    await this.#writeStatus(meta.meetingId, { status: "completed", summaryText, summary, completedAt: new Date() });
     const state = this.#setState({ status: "completed" }, false);
     this.publish("meeting_complete", { summaryText, summary, costUsd: state.costUsd });
     this.publish("meeting_state", { ...state });
@@ -455,7 +609,7 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
   }
 
   async #fail(meta: Meta, code: MeetingErrorCode, message: string): Promise<void> {
-    await updateMeetingStatus(this.#db(), meta.meetingId, {
+    await this.#writeStatus(meta.meetingId, {
       status: "failed",
       errorCode: code,
       errorMessage: message,

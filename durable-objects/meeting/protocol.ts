@@ -6,13 +6,27 @@
 import { z } from "zod";
 import { PresenceBodySchema } from "../room/protocol.ts";
 
+/** Bounds of the meeting socket, exported so the docs and the site quote the same numbers. */
+export const MEETING_SOCKET_LIMITS = Object.freeze({
+  /** largest client frame, in bytes (FRAME_TOO_LARGE beyond) */
+  maxFrameBytes: 32 * 1024,
+  /** longest interjection, in characters after trimming (BAD_FRAME beyond) */
+  maxInterjectionChars: 4000,
+  /** interjections waiting for the next turn boundary (QUEUE_FULL beyond) */
+  maxPendingInterjections: 20,
+  /** interjections in one meeting's transcript, pending ones included (INTERJECTION_LIMIT beyond) */
+  maxInterjectionsPerMeeting: 200,
+  /** events the room's log may hold after compaction; a meeting that reaches it fails with EVENT_LOG_FULL */
+  maxLogEvents: 20_000,
+});
+
 export const MeetingClientFrameSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ping") }),
   z.object({ type: z.literal("start") }),
   z.object({ type: z.literal("pause") }),
   z.object({ type: z.literal("resume") }),
   z.object({ type: z.literal("cancel") }),
-  z.object({ type: z.literal("interject"), text: z.string().trim().min(1).max(4000) }),
+  z.object({ type: z.literal("interject"), text: z.string().trim().min(1).max(MEETING_SOCKET_LIMITS.maxInterjectionChars) }),
 ]);
 export type MeetingClientFrame = z.infer<typeof MeetingClientFrameSchema>;
 
@@ -96,4 +110,14 @@ export type MeetingErrorCode =
   | "PROVIDER_ERROR"
   | "KEY_UNAVAILABLE"
   | "RATE_LIMITED"
-  | "INVALID_STATE";
+  | "INVALID_STATE"
+  /** the interjection queue holds maxPendingInterjections already */
+  | "QUEUE_FULL"
+  /** the meeting has maxInterjectionsPerMeeting interjections already */
+  | "INTERJECTION_LIMIT"
+  /** an interjection Postgres refused as data (it is dropped; the meeting goes on) */
+  | "INTERJECTION_REJECTED"
+  /** saving to Postgres kept failing: the meeting is paused, its transcript kept */
+  | "DATABASE_UNAVAILABLE"
+  /** the room's event log reached maxLogEvents */
+  | "EVENT_LOG_FULL";

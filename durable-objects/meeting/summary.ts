@@ -90,39 +90,93 @@ interface HeadingMatch {
   rest: string;
 }
 
+/*
+ * Linear time on any input: the text comes from a model (or a person, for a merge) and can be
+ * large, so the line matchers below are plain scans, and the few regular expressions left are
+ * anchored with no two quantifiers that can match the same characters next to each other (such
+ * pairs backtrack polynomially — the regex this replaced took minutes on 4,000 spaces).
+ */
+
+const isSpace = (c: string | undefined) => c !== undefined && c.trim() === "" && c !== "";
+
+/** Index of the first non-whitespace character at or after `i`. */
+function skipSpaces(line: string, i: number): number {
+  let j = i;
+  while (isSpace(line[j])) j++;
+  return j;
+}
+
+/** After an optional list number (`3.` / `3)` and spaces) at `i`: where the text starts. */
+function skipNumber(line: string, i: number): number {
+  let j = i;
+  while (line[j] !== undefined && line[j]! >= "0" && line[j]! <= "9") j++;
+  if (j === i || (line[j] !== "." && line[j] !== ")")) return i;
+  return skipSpaces(line, j + 1);
+}
+
+/** `s` without trailing `#` characters. */
+function trimEndHashes(s: string): string {
+  let end = s.length;
+  while (end > 0 && s[end - 1] === "#") end--;
+  return s.slice(0, end);
+}
+
 /**
  * Recognises a section heading line: `### Agenda`, `## 3. Recommendation:`, `**Next Steps**`,
  * `**Answers:**`, `Agenda:` on its own line, or `**Recommendation:** text` with inline content.
  */
 function matchHeading(line: string): HeadingMatch | undefined {
-  const hash = /^\s{0,3}#{1,6}\s*(.*?)\s*#*\s*$/.exec(line);
+  const hash = /^\s{0,3}#{1,6}/.exec(line);
   if (hash) {
-    const inner = stripEmphasis(hash[1] ?? "");
-    const m = /^(?:\d+[.)]\s*)?([^:]+)(?::\s*(.*))?$/.exec(inner);
-    const section = m && SECTION_ALIASES[normalizeLabel(m[1] ?? "")];
-    return section ? { section, rest: (m?.[2] ?? "").trim() } : undefined;
+    // `## Label ##`: the closing hashes and the spaces around them are not part of the label.
+    const inner = stripEmphasis(trimEndHashes(line.slice(hash[0].length).trim()));
+    const text = inner.slice(skipNumber(inner, 0));
+    const colon = text.indexOf(":");
+    const label = colon < 0 ? text : text.slice(0, colon);
+    const section = label ? SECTION_ALIASES[normalizeLabel(label)] : undefined;
+    return section ? { section, rest: colon < 0 ? "" : text.slice(colon + 1).trim() } : undefined;
   }
   // Bold / underlined label, optionally with the colon inside or outside and inline content after.
-  const bold = /^\s*(?:\d+[.)]\s*)?(\*\*|__)\s*(?:\d+[.)]\s*)?([^*_:]+?)\s*:?\s*\1\s*:?\s*(.*)$/.exec(line);
+  const bold = matchBoldLabel(line);
   if (bold) {
-    const section = SECTION_ALIASES[normalizeLabel(bold[2] ?? "")];
-    return section ? { section, rest: (bold[3] ?? "").trim() } : undefined;
+    const section = SECTION_ALIASES[normalizeLabel(bold.label)];
+    return section ? { section, rest: bold.rest.trim() } : undefined;
   }
   // A bare label alone on its line ("Next Steps:" / "Agenda").
-  const plain = /^\s*(?:\d+[.)]\s*)?([A-Za-z][A-Za-z '’-]*?)\s*:?\s*$/.exec(line);
-  if (plain) {
-    const section = SECTION_ALIASES[normalizeLabel(plain[1] ?? "")];
+  let plain = line.slice(skipNumber(line, skipSpaces(line, 0))).trimEnd();
+  if (plain.endsWith(":")) plain = plain.slice(0, -1).trimEnd();
+  if (/^[A-Za-z][A-Za-z '’-]*$/.test(plain)) {
+    const section = SECTION_ALIASES[normalizeLabel(plain)];
     // "Answer" alone is a field inside the Answers section, never a section heading there.
-    return section && normalizeLabel(plain[1] ?? "") !== "answer" ? { section, rest: "" } : undefined;
+    return section && normalizeLabel(plain) !== "answer" ? { section, rest: "" } : undefined;
   }
   return undefined;
 }
 
+/** `**Label:** rest`, `__Label__: rest`, `1. **2. Label**` …: the label and what follows it. */
+function matchBoldLabel(line: string): { label: string; rest: string } | undefined {
+  let i = skipNumber(line, skipSpaces(line, 0));
+  const mark = line.startsWith("**", i) ? "**" : line.startsWith("__", i) ? "__" : undefined;
+  if (!mark) return undefined;
+  i = skipNumber(line, skipSpaces(line, i + 2));
+  let end = i;
+  while (end < line.length && line[end] !== "*" && line[end] !== "_" && line[end] !== ":") end++;
+  const label = line.slice(i, end).trimEnd();
+  if (end === i) return undefined;
+  let j = end;
+  if (line[j] === ":") j = skipSpaces(line, j + 1);
+  if (!line.startsWith(mark, j)) return undefined;
+  j = skipSpaces(line, j + 2);
+  if (line[j] === ":") j = skipSpaces(line, j + 1);
+  return { label, rest: line.slice(j) };
+}
+
 function stripEmphasis(s: string): string {
-  return s
-    .trim()
-    .replace(/^(\*\*|__|\*|_)(.*)\1$/, "$2")
-    .trim();
+  const t = s.trim();
+  for (const mark of ["**", "__", "*", "_"]) {
+    if (t.length >= 2 * mark.length && t.startsWith(mark) && t.endsWith(mark)) return t.slice(mark.length, -mark.length).trim();
+  }
+  return t;
 }
 
 /** Splits text into sections by heading; later repeats of a section are appended. */
@@ -148,12 +202,19 @@ function splitSections(text: string): Map<SummarySectionKey, string> {
   return out;
 }
 
+const RULE = /^(?:-{3,}|\*{3,}|_{3,})$/;
+
 /** Trims blank edges and trailing horizontal rules left between sections. */
 function tidy(s: string): string {
-  return s
-    .replace(/(?:\n\s*(?:---+|\*\*\*+|___+)\s*)+$/, "")
-    .replace(/^\s*\n/, "")
-    .trim();
+  const lines = s.split("\n");
+  let end = lines.length;
+  // Never the first line: a rule there is content, not a separator left between sections.
+  while (end > 1) {
+    const last = (lines[end - 1] ?? "").trim();
+    if (last !== "" && !RULE.test(last)) break;
+    end--;
+  }
+  return lines.slice(0, end).join("\n").trim();
 }
 
 type Field = "question" | "answer" | "justification";
@@ -193,38 +254,69 @@ interface FieldMatch {
   rest: string;
 }
 
+/** Field labels, in the order they are tried ("reasoning" before "reason", the letters last). */
+const FIELD_LABELS = ["question", "answer", "response", "justification", "rationale", "reasoning", "reason", "q", "a"] as const;
+const EMPHASIS = ["**", "__", "*", "_"] as const;
+const isDigit = (c: string | undefined) => c !== undefined && c >= "0" && c <= "9";
+const isOneOf = (c: string | undefined, set: string) => c !== undefined && set.includes(c);
+
+/**
+ * `[mark] label [number] separator rest`, where the separator is `:`, `.` or `)` (before or after
+ * a closing mark) or, unmarked, also `-`. A scan trying each leading mark and label in turn, in
+ * place of one regular expression that backtracked quadratically over spaces.
+ */
+function matchFieldLabel(line: string): { label: string; number?: string; rest: string } | undefined {
+  for (const mark of [...EMPHASIS.filter((m) => line.startsWith(m)), ""]) {
+    const at = skipSpaces(line, mark.length);
+    for (const label of FIELD_LABELS) {
+      if (line.slice(at, at + label.length).toLowerCase() !== label) continue;
+      let i = skipSpaces(line, at + label.length);
+      let number: string | undefined;
+      let j = i;
+      while (isDigit(line[j])) j++;
+      if (j > i) {
+        number = line.slice(i, j);
+        i = skipSpaces(line, j);
+      }
+      let end: number | undefined;
+      if (mark && isOneOf(line[i], ":.)") && line.startsWith(mark, skipSpaces(line, i + 1))) end = skipSpaces(line, i + 1) + mark.length;
+      else if (mark && line.startsWith(mark, i) && isOneOf(line[skipSpaces(line, i + mark.length)], ":.)-"))
+        end = skipSpaces(line, i + mark.length) + 1;
+      else if (isOneOf(line[i], mark ? ":.)" : ":.)-")) end = i + 1;
+      if (end !== undefined) return { label, ...(number !== undefined && { number }), rest: line.slice(skipSpaces(line, end)) };
+    }
+  }
+  return undefined;
+}
+
 /**
  * A labelled field line: `Answer: x`, `**Answer:** x`, `- *Justification*: x`, `Question 2: x`,
  * `1. Question: x`, `Q2. x`, `**Q2:** x`. The label needs a separator, so prose that merely
  * starts with "A" or "Reason" is not taken for one.
  */
 function matchField(rawLine: string): FieldMatch | undefined {
-  const line = stripLineDecoration(rawLine).replace(/^\d+[.)]\s+(?=\W*(?:question|answer|justification)\b)/i, "");
-  const m =
-    /^(\*\*|__|\*|_)?\s*(question|answer|response|justification|rationale|reasoning|reason|q|a)\s*(\d+)?\s*(?:[:.)]\s*\1|\1\s*[:.)-]|[:.)])\s*(.*)$/i.exec(
-      line,
-    );
+  let line = stripLineDecoration(rawLine);
+  // "1. Question: …": the list number goes (the spaces after it are no-word characters too).
+  const number = /^\d+[.)]\s+/.exec(line);
+  if (number && /^\W*(?:question|answer|justification)\b/i.test(line.slice(number[0].length))) line = line.slice(number[0].length);
+  const m = matchFieldLabel(line);
   if (!m) return undefined;
-  const label = (m[2] ?? "").toLowerCase();
+  const label = m.label;
   // "A:" is an answer label, but "A." / "A)" is too often an option letter.
-  if (label === "a" && !/^(\*\*|__|\*|_)?\s*a\s*\d*\s*(\*\*|__|\*|_)?\s*:/i.test(line)) return undefined;
+  if (label === "a" && !/^(\*\*|__|\*|_)?\s*a\s*(?:\d+\s*)?(?:(?:\*\*|__|\*|_)\s*)?:/i.test(line)) return undefined;
   const field = FIELD_ALIASES[label];
   if (!field) return undefined;
-  const rest = m[4] ?? "";
-  return { field, ...(m[3] !== undefined && { number: Number(m[3]) }), rest: balanceEmphasis(rest) };
+  return { field, ...(m.number !== undefined && { number: Number(m.number) }), rest: balanceEmphasis(m.rest) };
 }
 
 /** A numbered item such as `1. What is X?` or `**2. What is X?**`. */
 function matchNumberedLine(rawLine: string): { number: number; text: string } | undefined {
   const line = stripLineDecoration(rawLine);
-  const m = /^(\*\*|__)?\s*(\d+)[.)]\s+(.+)$/.exec(line);
+  const m = /^(\*\*|__)?\s*(\d+)[.)]\s+([\s\S]+)$/.exec(line);
   if (!m) return undefined;
-  return {
-    number: Number(m[2]),
-    text: balanceEmphasis(`${m[1] ?? ""}${m[3] ?? ""}`)
-      .replace(/^(\*\*|__)(.*)\1$/, "$2")
-      .trim(),
-  };
+  const text = balanceEmphasis(`${m[1] ?? ""}${m[3] ?? ""}`);
+  const bold = (text.startsWith("**") && text.endsWith("**")) || (text.startsWith("__") && text.endsWith("__"));
+  return { number: Number(m[2]), text: (bold && text.length >= 4 ? text.slice(2, -2) : text).trim() };
 }
 
 const squash = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "");
@@ -244,6 +336,9 @@ interface DraftAnswer {
   question: string[];
   answer: string[];
   justification: string[];
+  /** whether `question` / `answer` hold a non-blank line (kept, so no line rescans them) */
+  asked: boolean;
+  answered: boolean;
 }
 
 /** Parses the body of the Answers section into question/answer/justification triples. */
@@ -254,10 +349,23 @@ export function parseAnswers(body: string, questions: readonly string[] = []): S
   // Whether the model uses "Answer:" labels; decides how numbered lines are read.
   let labelled = false;
   const start = (number?: number): DraftAnswer => {
-    const d: DraftAnswer = { ...(number !== undefined && { number }), question: [], answer: [], justification: [] };
+    const d: DraftAnswer = {
+      ...(number !== undefined && { number }),
+      question: [],
+      answer: [],
+      justification: [],
+      asked: false,
+      answered: false,
+    };
     drafts.push(d);
     cur = d;
     return d;
+  };
+
+  const add = (item: DraftAnswer, to: Field, text: string) => {
+    item[to].push(text);
+    if (text.trim() && to === "question") item.asked = true;
+    if (text.trim() && to === "answer") item.answered = true;
   };
 
   for (const line of body.split("\n")) {
@@ -268,9 +376,9 @@ export function parseAnswers(body: string, questions: readonly string[] = []): S
     const f = matchField(line);
     if (f) {
       if (f.field !== "question") labelled = true;
-      const item = !cur || f.field === "question" || (f.field === "answer" && cur.answer.some((l) => l.trim())) ? start(f.number) : cur;
+      const item = !cur || f.field === "question" || (f.field === "answer" && cur.answered) ? start(f.number) : cur;
       field = f.field;
-      if (f.rest) item[field].push(f.rest);
+      if (f.rest) add(item, field, f.rest);
       continue;
     }
     const n = matchNumberedLine(line);
@@ -281,15 +389,15 @@ export function parseAnswers(body: string, questions: readonly string[] = []): S
         isConfiguredQuestion(n.text, questions) ||
         (labelled ? field === "justification" && looksLikeQuestion : field === "question" || looksLikeQuestion);
       if (opens) {
-        start(n.number).question.push(n.text);
+        add(start(n.number), "question", n.text);
         field = "question";
         continue;
       }
     }
     const item = cur ?? start();
     // Prose right after a question line is its answer (models often drop the "Answer:" label).
-    if (!field || (field === "question" && item.question.some((l) => l.trim()))) field = "answer";
-    item[field].push(line.trim());
+    if (!field || (field === "question" && item.asked)) field = "answer";
+    add(item, field, line.trim());
   }
 
   const joined = (xs: string[]) =>

@@ -66,6 +66,26 @@ export class EventLog {
     }
   }
 
+  /**
+   * Deletes from storage what `compacted` would skip (superseded deltas and presence), so a
+   * long-lived room's log stays bounded. A reconnect with `since` then gets the superseding
+   * event instead of the deleted ones, which leaves the client in the same state.
+   */
+  compact(supersededBy: Readonly<Record<string, string>>): void {
+    for (const [type, by] of Object.entries(supersededBy)) {
+      this.#sql.exec(
+        "DELETE FROM room_events WHERE type = ? AND seq < (SELECT coalesce(max(seq), 0) FROM room_events WHERE type = ?)",
+        type,
+        by,
+      );
+    }
+  }
+
+  /** How many events the log holds. */
+  size(): number {
+    return this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM room_events").one().n;
+  }
+
   *#rows(since: number, batch: number): Generator<StoredEvent & { type: string }> {
     let cursor = since;
     for (;;) {

@@ -25,7 +25,15 @@ export const ROOM_SUBPROTOCOL = "atrium.v1";
 export const PingFrameSchema = z.object({ type: z.literal("ping") });
 
 /** Stable codes of `{ type: "error" }` frames. */
-export type RoomErrorCode = "BAD_FRAME" | "FRAME_TOO_LARGE" | "UNKNOWN_COMMAND" | "FORBIDDEN" | "RATE_LIMITED" | "INTERNAL";
+export type RoomErrorCode =
+  | "BAD_FRAME"
+  | "FRAME_TOO_LARGE"
+  /** a string in the frame contains NUL (U+0000) or an unpaired UTF-16 surrogate */
+  | "VALIDATION_FAILED"
+  | "UNKNOWN_COMMAND"
+  | "FORBIDDEN"
+  | "RATE_LIMITED"
+  | "INTERNAL";
 
 export interface RoomErrorFrame {
   type: "error";

@@ -8,6 +8,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { z } from "zod";
+import { findMalformedText } from "../../worker/lib/well-formed-text.ts";
 import { EventLog } from "./event-log.ts";
 import { presenceBody, summarizePresence } from "./presence.ts";
 import {
@@ -44,7 +45,16 @@ export interface RoomOptions<Frame extends { type: string }> {
    * with `since` always get exactly the events they missed.
    */
   compactReplay?: Readonly<Record<string, string>>;
+  /**
+   * Also delete the events `compactReplay` skips from storage (every COMPACT_EVERY events), so the
+   * log stays bounded: a reconnect with `since` then gets, instead of a finished turn's deltas, its
+   * final message, and only the latest presence.
+   */
+  compactStored?: boolean;
 }
+
+/** How often (in appended events) a `compactStored` room compacts its log. */
+const COMPACT_EVERY = 64;
 
 /** Presence is published at most this often (see #presenceChanged). */
 const PRESENCE_INTERVAL_MS = 500;
@@ -117,6 +127,12 @@ export abstract class RoomBase<Frame extends { type: string }> extends DurableOb
     if (isPing(json)) {
       ws.send(JSON.stringify({ type: "pong", seq: this.log.lastSeq() }));
       return;
+    }
+    // Checked for every frame of every room here, before any command sees it (see well-formed-text.ts).
+    const malformed = findMalformedText(json);
+    if (malformed) {
+      const at = malformed.path.length ? `${malformed.path.join(".")}: ` : "";
+      return this.sendError(ws, "VALIDATION_FAILED", `${at}${malformed.message}`);
     }
     const result = this.#options.clientFrame.safeParse(json);
     if (!result.success) {
@@ -203,6 +219,8 @@ export abstract class RoomBase<Frame extends { type: string }> extends DurableOb
   protected publish(type: string, data: Record<string, unknown> = {}): number {
     const { seq, frame } = this.log.append(type, data);
     this.broadcastRaw(frame);
+    const { compactStored, compactReplay } = this.#options;
+    if (compactStored && compactReplay && seq % COMPACT_EVERY === 0) this.log.compact(compactReplay);
     return seq;
   }
 

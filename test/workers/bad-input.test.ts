@@ -195,6 +195,102 @@ describe("bad input never yields a 500", () => {
     });
   }
 
+  // Postgres refuses NUL in text and jsonb, and an unpaired surrogate has no UTF-8 form: every text
+  // field of every route is refused with VALIDATION_FAILED at the edge (one check, not per field).
+  describe("text with a NUL or an unpaired surrogate is refused with VALIDATION_FAILED", () => {
+    const malformed = fc
+      .tuple(fc.string({ maxLength: 30 }), fc.constantFrom("\u0000", "\uD800", "\uDBFF", "\uDC00", "\uDFFF"), fc.string({ maxLength: 30 }))
+      .map(([a, bad, b]) => `${a}${bad}${b}`);
+    const nul = fc.tuple(fc.string({ maxLength: 30 }), fc.string({ maxLength: 30 })).map(([a, b]) => `${a}\u0000${b}`);
+
+    async function expectRefused(res: Response): Promise<void> {
+      const text = await res.text();
+      expect(res.status, text).toBe(400);
+      expect((JSON.parse(text) as { error: { code: string } }).error.code).toBe("VALIDATION_FAILED");
+    }
+
+    /** `value` with the string at `path` (dot-separated; a `{key}` segment renames that key) replaced by `bad`. */
+    function withText(value: Record<string, unknown>, path: string, bad: string): Record<string, unknown> {
+      const copy = structuredClone(value) as Record<string, any>;
+      const keys = path.split(".");
+      let node: any = copy;
+      for (const k of keys.slice(0, -1)) node = node[k];
+      const last = keys[keys.length - 1] as string;
+      if (last === "{key}") node[bad] = "value";
+      else node[last] = bad;
+      return copy;
+    }
+
+    const meetingBody = () => ({
+      type: "individual",
+      agenda: "Design binders",
+      agendaQuestions: ["Which scaffold?"],
+      agendaRules: ["Be brief"],
+      contexts: ["Earlier results"],
+      rounds: 1,
+      memberAgentId: agentId,
+    });
+    const fields: {
+      name: string;
+      method: string;
+      path: () => string;
+      token: () => string | undefined;
+      body: () => Record<string, unknown>;
+      texts: string[];
+    }[] = [
+      { name: "register", ...pick("register"), texts: ["username", "email", "password"] },
+      { name: "login", ...pick("login"), texts: ["login", "password"] },
+      { name: "createTeam", ...pick("createTeam"), texts: ["name", "description"] },
+      { name: "updateTeam", ...pick("updateTeam"), texts: ["name"] },
+      { name: "addMember", ...pick("addMember"), texts: ["user"] },
+      { name: "createAgent", ...pick("createAgent"), texts: ["title", "expertise", "goal", "role", "model"] },
+      { name: "updateAgent", ...pick("updateAgent"), texts: ["goal"] },
+      {
+        name: "createMeeting",
+        method: "POST",
+        path: () => `/api/v1/teams/${teamId}/meetings`,
+        token: () => owner.accessToken,
+        body: meetingBody,
+        texts: ["agenda", "agendaQuestions.0", "agendaRules.0", "contexts.0", "memberAgentId"],
+      },
+      { name: "createTemplate", ...pick("createTemplate"), texts: ["name", "description", "image", "env.A", "env.{key}"] },
+      { name: "registerBridge", ...pick("registerBridge"), texts: ["name", "region"] },
+      { name: "createImage", ...pick("createImage"), texts: ["name", "filename"] },
+    ];
+    function pick(key: string) {
+      const t = targets[key] as Target;
+      return { method: t.method, path: t.path, token: t.token, body: () => t.valid };
+    }
+
+    for (const f of fields) {
+      it(`${f.name}: ${f.texts.join(", ")}`, async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.constantFrom(...f.texts), malformed, async (field, bad) => {
+            await expectRefused(await call(f.method, f.path(), { token: f.token(), body: withText(f.body(), field, bad), ip: freshIp() }));
+          }),
+          { numRuns: 20 },
+        );
+      });
+    }
+
+    it("query strings and path parameters", async () => {
+      await fc.assert(
+        fc.asyncProperty(nul, async (bad) => {
+          const q = encodeURIComponent(bad);
+          await expectRefused(await call("GET", `/api/v1/admin/users?q=${q}`, { token: admin.accessToken }));
+          await expectRefused(await call("GET", `/api/v1/admin/audit?action=${q}`, { token: admin.accessToken }));
+          await expectRefused(await call("GET", `/api/v1/teams/${teamId}/meetings?${q}=1`, { token: owner.accessToken }));
+          await expectRefused(await call("GET", `/api/v1/teams/${q}`, { token: owner.accessToken }));
+          await expectRefused(
+            await call("PATCH", `/api/v1/teams/${teamId}/agents/${q}`, { token: owner.accessToken, body: { goal: "g" } }),
+          );
+          await expectRefused(await upgrade(`/api/v1/meetings/${q}/ws`));
+        }),
+        { numRuns: 15 },
+      );
+    });
+  });
+
   it("malformed JSON, wrong content types and oversized bodies get clear 4xx codes", async () => {
     const res = await call("POST", "/api/v1/teams", {
       token: owner.accessToken,

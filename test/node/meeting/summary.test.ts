@@ -162,4 +162,29 @@ describe("parseSummary", () => {
     expect(parsed.recommendation).toBe("Run this:\n```\n### Next Steps\n```");
     expect(parsed.nextSteps).toBe("Ship.");
   });
+
+  // Each shape below made the old regular expressions backtrack polynomially or worse: 4,000
+  // characters of the bold one took 43 s, 1,000 of the rules one over 5 minutes. 100,000 now take
+  // 0.1–0.4 s; the bound is generous on purpose (a loaded CI machine), not a benchmark.
+  const N = 100_000;
+  const adversarial: Record<string, string> = {
+    "spaces after a heading's hashes": `# ${" ".repeat(N)}a`,
+    "spaces inside a bold label": `**a${" ".repeat(N)}x`,
+    "colons inside a bold label": `**a${" : ".repeat(N / 3)}x`,
+    "spaces after a bare label": `Agenda${" ".repeat(N)}x`,
+    "many horizontal rules": `### Agenda\nx${"\n---\n".repeat(N / 5)}x`,
+    "rules between blank lines": `### Agenda\nx\n${"---\n\n".repeat(N / 5)}x`,
+    "spaces after a field label": `### Answers\nanswer${" ".repeat(N)}x`,
+    "spaces after a numbered item": `### Answers\n1. ${" ".repeat(N)}\u2028x`,
+    "empty answers between blank lines": `### Answers\n${"Answer:\n\n".repeat(N / 9)}`,
+    "many numbered questions": `### Answers\n${"1. What?\nprose\n".repeat(N / 16)}`,
+  };
+  for (const [shape, text] of Object.entries(adversarial)) {
+    it(`parses ${text.length.toLocaleString("en")} characters of ${shape} in linear time`, () => {
+      const started = performance.now();
+      const parsed = parseSummary(text, { questions: ["What is the best scaffold?"] });
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(parsed.missingSections.length).toBeGreaterThan(0);
+    });
+  }
 });
