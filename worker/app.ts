@@ -22,6 +22,7 @@ import { meRoutes } from "./routes/me.ts";
 import { meetingRoutes } from "./routes/meetings.ts";
 import { roomRoutes } from "./routes/rooms.ts";
 import { teamRoutes } from "./routes/teams.ts";
+import { loggableError } from "./lib/safe-log.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
@@ -155,6 +156,6 @@ app.onError((err, c) => {
     return c.json(errorBody("BAD_REQUEST", err.message || "Bad request."), 400);
   }
   // Unknown errors are logged (never with request bodies or tokens) and become a generic 500.
-  console.error("unhandled error", c.req.method, new URL(c.req.url).pathname, err);
+  console.error("unhandled error", c.req.method, new URL(c.req.url).pathname, loggableError(err));
   return c.json(errorBody("INTERNAL", "Something went wrong on our side."), 500);
 });

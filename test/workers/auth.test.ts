@@ -83,6 +83,40 @@ describe("accounts", () => {
     await expectError(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: u.refreshToken } }), 401, "REFRESH_TOKEN_INVALID");
   });
 
+  it("an access token stops working the moment its session ends, not when it expires (401 SESSION_REVOKED)", async () => {
+    // Logout: this session's token is refused, another session of the same user goes on.
+    const u = await registerUser("gone");
+    const other = await expectStatus(await login(u.username, u.password), 200);
+    await expectStatus(await call("GET", "/api/v1/teams", { token: u.accessToken }), 200);
+    await expectStatus(await call("POST", "/api/v1/auth/logout", { body: { refreshToken: u.refreshToken } }), 204);
+    await expectError(await call("GET", "/api/v1/teams", { token: u.accessToken }), 401, "SESSION_REVOKED");
+    await expectStatus(await call("GET", "/api/v1/teams", { token: other.accessToken }), 200);
+
+    // A password change elsewhere ends this session too.
+    const changed = await expectStatus(
+      await call("POST", "/api/v1/auth/password", {
+        token: other.accessToken,
+        body: { currentPassword: u.password, newPassword: "a different long password" },
+      }),
+      200,
+    );
+    await expectError(await call("GET", "/api/v1/auth/me", { token: other.accessToken }), 401, "SESSION_REVOKED");
+    await expectStatus(await call("GET", "/api/v1/auth/me", { token: changed.accessToken }), 200);
+
+    // Refresh-token reuse ends the family, and with it the access token issued under it.
+    const rotated = await expectStatus(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: changed.refreshToken } }), 200);
+    await expectError(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: changed.refreshToken } }), 401, "REFRESH_TOKEN_REUSED");
+    await expectError(await call("GET", "/api/v1/teams", { token: rotated.accessToken }), 401, "SESSION_REVOKED");
+  });
+
+  it("a deactivated user's access token is refused at once, even if the session row was left alone", async () => {
+    const u = await registerUser("deact");
+    await expectStatus(await call("GET", "/api/v1/teams", { token: u.accessToken }), 200);
+    // Directly in the database (no session revocation): the user check alone must refuse it.
+    await getDb(env).update(users).set({ isActive: false }).where(eq(users.id, u.id));
+    await expectError(await call("GET", "/api/v1/teams", { token: u.accessToken }), 401, "SESSION_REVOKED");
+  });
+
   it("rejects garbage, tampered and missing tokens with 401", async () => {
     const u = await registerUser("tok");
     await expectError(await call("GET", "/api/v1/auth/me"), 401, "UNAUTHENTICATED");
