@@ -4,6 +4,7 @@
  */
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError, errorBody } from "./lib/errors.ts";
@@ -23,11 +24,13 @@ import { meetingRoutes } from "./routes/meetings.ts";
 import { roomRoutes } from "./routes/rooms.ts";
 import { teamRoutes } from "./routes/teams.ts";
 import { loggableError } from "./lib/safe-log.ts";
+import { securityHeaders } from "./lib/security-headers.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
 export const app = new OpenAPIHono<AppEnv>();
 
+app.use("/api/*", securityHeaders());
 app.use("/api/*", async function limitBody(c, next) {
   // Image parts are raw bytes with their own, larger limit (routes/admin-images.ts).
   if (c.req.method === "PUT" && IMAGE_PART_PATH.test(c.req.path)) return next();
@@ -143,7 +146,8 @@ app.get("/api/docs", swaggerUI({ url: "/api/openapi.json" }));
 
 app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));
 
-app.onError((err, c) => {
+/** The one error handler: ApiErrors as their shape, framework errors as 4xx, anything else logged (safely) as a 500. */
+export function handleError(err: Error, c: Context<AppEnv>): Response {
   if (err instanceof ApiError) {
     for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
     return c.json(errorBody(err.code, err.message, err.details), err.status);
@@ -158,4 +162,5 @@ app.onError((err, c) => {
   // Unknown errors are logged (never with request bodies or tokens) and become a generic 500.
   console.error("unhandled error", c.req.method, new URL(c.req.url).pathname, loggableError(err));
   return c.json(errorBody("INTERNAL", "Something went wrong on our side."), 500);
-});
+}
+app.onError(handleError);

@@ -105,7 +105,11 @@ describe("accounts", () => {
 
     // Refresh-token reuse ends the family, and with it the access token issued under it.
     const rotated = await expectStatus(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: changed.refreshToken } }), 200);
-    await expectError(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: changed.refreshToken } }), 401, "REFRESH_TOKEN_REUSED");
+    await expectError(
+      await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: changed.refreshToken } }),
+      401,
+      "REFRESH_TOKEN_REUSED",
+    );
     await expectError(await call("GET", "/api/v1/teams", { token: rotated.accessToken }), 401, "SESSION_REVOKED");
   });
 
