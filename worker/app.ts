@@ -9,6 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError, errorBody } from "./lib/errors.ts";
 import type { AppEnv } from "./lib/router.ts";
+import { ROOM_SUBPROTOCOL } from "../durable-objects/room/protocol.ts";
 import { authenticate, BEARER_PROTOCOL_PREFIX } from "./middleware/auth.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { adminBridgeRoutes } from "./routes/admin-bridges.ts";
@@ -83,7 +84,7 @@ app.doc31("/api/openapi.json", {
   info: {
     title: "Atrium API",
     version: "1",
-    description: `Authenticate with \`Authorization: Bearer <accessToken>\` (from /api/v1/auth/login with mode "bearer"). WebSockets take the token as the subprotocol \`${BEARER_PROTOCOL_PREFIX}<token>\`. Errors are always \`{ "error": { "code", "message" } }\`.`,
+    description: `Authenticate with \`Authorization: Bearer <accessToken>\` (from /api/v1/auth/login with mode "bearer"). WebSockets take the token as a subprotocol: offer \`${ROOM_SUBPROTOCOL}\` and \`${BEARER_PROTOCOL_PREFIX}<token>\` together and the server selects \`${ROOM_SUBPROTOCOL}\` (the token is not echoed); a client offering only \`${BEARER_PROTOCOL_PREFIX}<token>\` gets that one selected. An access token stops working as soon as its session ends (logout, password change, refresh-token reuse) or its user is deactivated: 401 \`SESSION_REVOKED\`. Open sockets follow a user's access: a team role change applies to them at once; removal, deactivation or logout closes them with an \`ACCESS_REVOKED\` error frame and close code 1008. Errors are always \`{ "error": { "code", "message" } }\`.`,
   },
 });
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });

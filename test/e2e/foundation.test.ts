@@ -84,4 +84,17 @@ describe("Atrium in the browser", () => {
       .poll(() => pageA.getByTestId("presence").getByTestId("presence-user").filter({ hasText: bob }).count(), { timeout: 15_000 })
       .toBe(0);
   });
+
+  it("the site is served under its Content-Security-Policy and nothing in it was blocked", async () => {
+    const page = await newPage();
+    const res = await page.goto(`${stack.url}/login`);
+    const headers = res?.headers() ?? {};
+    expect(headers["content-security-policy"]).toContain("script-src 'self'");
+    expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(headers["x-content-type-options"]).toBe("nosniff");
+    await page.getByLabel("Username or email").waitFor();
+    // Every page opened by this suite (sign-in, password change, admin, team page with live
+    // presence over WebSockets) ran without a single CSP violation.
+    expect(browsers.cspViolations()).toEqual([]);
+  });
 });

@@ -92,5 +92,7 @@ describe("live meetings in the browser", () => {
     await watcher.reload();
     await watcher.getByTestId("summary").waitFor();
     expect(await transcriptOf(watcher)).toEqual(seenByRunner);
+    // All of it ran under the site's CSP without a violation.
+    expect(browsers.cspViolations()).toEqual([]);
   });
 });
