@@ -279,4 +279,31 @@ describe("cookie sessions for the site", () => {
     expect(newJar.atrium_rt).toBeTruthy();
     expect(newJar.atrium_rt).not.toBe(jar.atrium_rt);
   });
+
+  it("an access cookie of an ended session makes the caller anonymous, so signing in again works", async () => {
+    const u = await registerUser("stale");
+    const res = await call("POST", "/api/v1/auth/login", {
+      body: { login: u.username, password: u.password, mode: "cookie" },
+      ip: freshIp(),
+    });
+    const jar = cookiesFrom(new Response(null, { headers: res.headers }));
+    await expectStatus(res, 200);
+    const cookie = `atrium_at=${jar.atrium_at}; atrium_csrf=${jar.atrium_csrf}`;
+    await expectStatus(await call("GET", "/api/v1/teams", { headers: { Cookie: cookie } }), 200);
+    // The session ends elsewhere (a password change in another browser ends them all).
+    await expectStatus(
+      await call("POST", "/api/v1/auth/password", {
+        token: u.accessToken,
+        body: { currentPassword: u.password, newPassword: "changed somewhere else" },
+      }),
+      200,
+    );
+    await expectError(await call("GET", "/api/v1/teams", { headers: { Cookie: cookie } }), 401, "UNAUTHENTICATED");
+    const again = await call("POST", "/api/v1/auth/login", {
+      headers: { Cookie: cookie },
+      body: { login: u.username, password: "changed somewhere else", mode: "cookie" },
+      ip: freshIp(),
+    });
+    await expectStatus(again, 200);
+  });
 });

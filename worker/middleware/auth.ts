@@ -115,7 +115,15 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
       return next();
     }
     const claims = await verifyAccessToken(c.env.JWT_SECRET, token);
-    await requireLiveSession(c.env, claims.sub, claims.fam);
+    if (!(await isLiveSession(c.env, claims.sub, claims.fam))) {
+      // A cookie left over from an ended session must not stand in the way of signing in again
+      // (login and register run behind this middleware too): the caller is simply anonymous.
+      if (!bearer) {
+        c.set("auth", undefined);
+        return next();
+      }
+      throw new ApiError("SESSION_REVOKED", "This session has ended. Sign in again.");
+    }
     const auth: AuthContext = {
       userId: claims.sub,
       name: claims.name,
@@ -135,11 +143,11 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * A signed, unexpired access token is honoured only while its session (refresh-token family)
- * is not revoked and its user is active: logout, a password change, reuse detection and
- * deactivation take effect at once instead of when the token expires. One primary-key lookup.
+ * Whether a signed, unexpired access token's session (refresh-token family) is still open and
+ * its user active: logout, a password change, reuse detection and deactivation take effect at
+ * once instead of when the token expires. One primary-key lookup.
  */
-async function requireLiveSession(env: Env, userId: string, familyId: string): Promise<void> {
+async function isLiveSession(env: Env, userId: string, familyId: string): Promise<boolean> {
   const [row] = UUID.test(familyId)
     ? await getDb(env)
         .select({ revokedAt: refreshTokenFamilies.revokedAt, isActive: users.isActive })
@@ -148,9 +156,7 @@ async function requireLiveSession(env: Env, userId: string, familyId: string): P
         .where(and(eq(refreshTokenFamilies.id, familyId), eq(refreshTokenFamilies.userId, userId)))
         .limit(1)
     : [];
-  if (!row || row.revokedAt !== null || !row.isActive) {
-    throw new ApiError("SESSION_REVOKED", "This session has ended. Sign in again.");
-  }
+  return row !== undefined && row.revokedAt === null && row.isActive;
 }
 
 /** Double-submit check: the CSRF cookie (readable by our own pages only) must be echoed in a header. */
