@@ -9,6 +9,7 @@
 import http from "node:http";
 import pg from "pg";
 import { verifyAccessToken } from "../../worker/lib/tokens.ts";
+import { LIVE_SESSION_CACHE_MS } from "../../worker/services/live-sessions.ts";
 import { LIST_TEAMS_LIMIT, listTeamsSql } from "./teams-query.ts";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -19,6 +20,7 @@ const port = Number(process.env.PORT ?? 0);
 const pool = new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.POOL_MAX ?? 20), idleTimeoutMillis: 0 });
 
 type Row = [string, string, string, string | null, Date, Date, string];
+const liveUntil = new Map<string, number>();
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
@@ -38,13 +40,18 @@ const server = http.createServer((req, res) => {
       return send(res, 401, { error: { code: "INVALID_TOKEN", message: "The access token is not valid." } });
     }
     const userId = claims.sub;
-    // The same live-session check as worker/middleware/auth.ts (one primary-key join).
-    const live = await pool.query(
-      "select 1 from refresh_token_families f join users u on u.id = f.user_id where f.id = $1 and f.user_id = $2 and f.revoked_at is null and u.is_active limit 1",
-      [claims.fam, userId],
-    );
-    if (live.rowCount === 0)
-      return send(res, 401, { error: { code: "SESSION_REVOKED", message: "This session has ended. Sign in again." } });
+    // The same live-session check as worker/services/live-sessions.ts: one primary-key join,
+    // a positive answer remembered for LIVE_SESSION_CACHE_MS.
+    const key = `${userId}|${claims.fam}`;
+    if ((liveUntil.get(key) ?? 0) <= Date.now()) {
+      const live = await pool.query(
+        "select 1 from refresh_token_families f join users u on u.id = f.user_id where f.id = $1 and f.user_id = $2 and f.revoked_at is null and u.is_active limit 1",
+        [claims.fam, userId],
+      );
+      if (live.rowCount === 0)
+        return send(res, 401, { error: { code: "SESSION_REVOKED", message: "This session has ended. Sign in again." } });
+      liveUntil.set(key, Date.now() + LIVE_SESSION_CACHE_MS);
+    }
     const result = await pool.query<Row>({ text: listTeamsSql, values: [userId, LIST_TEAMS_LIMIT], rowMode: "array" });
     send(res, 200, {
       teams: result.rows.map((r) => ({

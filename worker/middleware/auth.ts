@@ -5,13 +5,13 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { and, eq } from "drizzle-orm";
-import { refreshTokenFamilies, users } from "../../migrations/schema.ts";
+import { users } from "../../migrations/schema.ts";
 import { ROOM_SUBPROTOCOL } from "../../durable-objects/room/protocol.ts";
 import { getDb } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv, AuthContext } from "../lib/router.ts";
 import { verifyAccessToken } from "../lib/tokens.ts";
+import { isLiveSession } from "../services/live-sessions.ts";
 import { ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER } from "./cookies.ts";
 
 export const LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001";
@@ -138,25 +138,6 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
     c.set("auth", auth);
     return next();
   };
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * Whether a signed, unexpired access token's session (refresh-token family) is still open and
- * its user active: logout, a password change, reuse detection and deactivation take effect at
- * once instead of when the token expires. One primary-key lookup.
- */
-async function isLiveSession(env: Env, userId: string, familyId: string): Promise<boolean> {
-  const [row] = UUID.test(familyId)
-    ? await getDb(env)
-        .select({ revokedAt: refreshTokenFamilies.revokedAt, isActive: users.isActive })
-        .from(refreshTokenFamilies)
-        .innerJoin(users, eq(users.id, refreshTokenFamilies.userId))
-        .where(and(eq(refreshTokenFamilies.id, familyId), eq(refreshTokenFamilies.userId, userId)))
-        .limit(1)
-    : [];
-  return row !== undefined && row.revokedAt === null && row.isActive;
 }
 
 /** Double-submit check: the CSRF cookie (readable by our own pages only) must be echoed in a header. */

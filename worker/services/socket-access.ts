@@ -11,6 +11,7 @@ import type { AccessChange, RoomRole } from "../../durable-objects/room/protocol
 import type { Db } from "../db/client.ts";
 import type { AuthContext } from "../lib/router.ts";
 import { sessionStub } from "./desktop-sessions.ts";
+import { forgetLiveSessions } from "./live-sessions.ts";
 import { loggableError } from "../lib/safe-log.ts";
 
 /** Records that `auth` opened a socket to a room (before the upgrade reaches the room, so a revocation racing it finds it). */
@@ -50,6 +51,8 @@ type Row = typeof socketRooms.$inferSelect;
  * registry row stays, so a later revocation tries again).
  */
 export async function revokeSockets(env: Env, db: Db, scope: SocketScope, reason: string): Promise<void> {
+  // Every revocation path comes through here: this isolate's cached "session is live" answers go.
+  if (scope.kind !== "team") forgetLiveSessions(scope.userId);
   const rows = await db.select().from(socketRooms).where(scopeWhere(scope));
   // Leaving a team ends views of teammates' desktops through share links only if no other team
   // is shared with the desktop's owner; the user's own desktops are not affected.
