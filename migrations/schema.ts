@@ -87,6 +87,37 @@ export const refreshTokens = pgTable(
   (t) => [index("refresh_tokens_family_idx").on(t.familyId)],
 );
 
+export const SOCKET_ROOM_KINDS = ["team", "meeting", "desktop"] as const;
+export type SocketRoomKind = (typeof SOCKET_ROOM_KINDS)[number];
+
+/**
+ * Which rooms a user has opened sockets to, per login session: when their access changes (team
+ * role change or removal, deactivation, logout) the Worker tells exactly these Durable Objects to
+ * re-authorize or close the user's sockets. Written on every socket upgrade; a row is pruned when
+ * a revocation finds no socket of the user left in that room. `teamId` is the team whose role
+ * governs the room (none for desktops); no foreign keys on room ids, since a deleted team's rows
+ * must still be readable to close its sockets.
+ */
+export const socketRooms = pgTable(
+  "socket_rooms",
+  {
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** refresh-token family of the session that opened the socket */
+    familyId: text("family_id").notNull(),
+    kind: text("kind", { enum: SOCKET_ROOM_KINDS }).notNull(),
+    roomId: uuid("room_id").notNull(),
+    teamId: uuid("team_id"),
+    connectedAt: timestamp("connected_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.kind, t.roomId, t.familyId] }),
+    index("socket_rooms_team_idx").on(t.teamId),
+    check("socket_rooms_kind_check", sql`${t.kind} in ('team', 'meeting', 'desktop')`),
+  ],
+);
+
 export const teams = pgTable("teams", {
   id: uuid("id").primaryKey().defaultRandom(),
   name: text("name").notNull(),

@@ -4,10 +4,12 @@
  */
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError, errorBody } from "./lib/errors.ts";
 import type { AppEnv } from "./lib/router.ts";
+import { ROOM_SUBPROTOCOL } from "../durable-objects/room/protocol.ts";
 import { authenticate, BEARER_PROTOCOL_PREFIX } from "./middleware/auth.ts";
 import { wellFormedText } from "./middleware/well-formed-text.ts";
 import { adminRoutes } from "./routes/admin.ts";
@@ -24,11 +26,14 @@ import { meRoutes } from "./routes/me.ts";
 import { meetingRoutes } from "./routes/meetings.ts";
 import { roomRoutes } from "./routes/rooms.ts";
 import { teamRoutes } from "./routes/teams.ts";
+import { loggableError } from "./lib/safe-log.ts";
+import { securityHeaders } from "./lib/security-headers.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
 export const app = new OpenAPIHono<AppEnv>();
 
+app.use("/api/*", securityHeaders());
 app.use("/api/*", async function limitBody(c, next) {
   // Image parts are raw bytes with their own, larger limit (routes/admin-images.ts).
   if (c.req.method === "PUT" && IMAGE_PART_PATH.test(c.req.path)) return next();
@@ -88,7 +93,7 @@ app.doc31("/api/openapi.json", {
   info: {
     title: "Atrium API",
     version: "1",
-    description: `Authenticate with \`Authorization: Bearer <accessToken>\` (from /api/v1/auth/login with mode "bearer"). WebSockets take the token as the subprotocol \`${BEARER_PROTOCOL_PREFIX}<token>\`. Errors are always \`{ "error": { "code", "message" } }\`.`,
+    description: `Authenticate with \`Authorization: Bearer <accessToken>\` (from /api/v1/auth/login with mode "bearer"). WebSockets take the token as a subprotocol: offer \`${ROOM_SUBPROTOCOL}\` and \`${BEARER_PROTOCOL_PREFIX}<token>\` together and the server selects \`${ROOM_SUBPROTOCOL}\` (the token is not echoed); a client offering only \`${BEARER_PROTOCOL_PREFIX}<token>\` gets that one selected. An access token stops working as soon as its session ends (logout, password change, refresh-token reuse) or its user is deactivated (within 5 s on other edge isolates): 401 \`SESSION_REVOKED\`. Open sockets follow a user's access: a team role change applies to them at once; removal, deactivation or logout closes them with an \`ACCESS_REVOKED\` error frame and close code 1008. Errors are always \`{ "error": { "code", "message" } }\`.`,
   },
 });
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
@@ -159,7 +164,8 @@ app.get("/api/docs", swaggerUI({ url: "/api/openapi.json" }));
 
 app.notFound((c) => c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`), 404));
 
-app.onError((err, c) => {
+/** The one error handler: ApiErrors as their shape, framework errors as 4xx, anything else logged (safely) as a 500. */
+export function handleError(err: Error, c: Context<AppEnv>): Response {
   if (err instanceof ApiError) {
     for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
     return c.json(errorBody(err.code, err.message, err.details), err.status);
@@ -172,6 +178,7 @@ app.onError((err, c) => {
     return c.json(errorBody("BAD_REQUEST", err.message || "Bad request."), 400);
   }
   // Unknown errors are logged (never with request bodies or tokens) and become a generic 500.
-  console.error("unhandled error", c.req.method, new URL(c.req.url).pathname, err);
+  console.error("unhandled error", c.req.method, new URL(c.req.url).pathname, loggableError(err));
   return c.json(errorBody("INTERNAL", "Something went wrong on our side."), 500);
-});
+}
+app.onError(handleError);

@@ -30,6 +30,7 @@ import {
   type ReportedSession,
 } from "./protocol.ts";
 import { planReconcile, reportKey } from "./reconcile.ts";
+import { loggableError } from "../../worker/lib/safe-log.ts";
 
 interface Attachment {
   helloed: boolean;
@@ -178,7 +179,7 @@ export class BridgeHub extends DurableObject<Env> {
     try {
       await this.#onFrame(ws, frame);
     } catch (e: unknown) {
-      console.error("bridge frame handler failed", frame.type, e);
+      console.error("bridge frame handler failed", frame.type, loggableError(e));
       send(ws, { type: "error", code: "INTERNAL", message: "Something went wrong handling that frame." });
     }
   }
@@ -325,7 +326,7 @@ export class BridgeHub extends DurableObject<Env> {
         await this.#session(cmd.sessionId).onCommandResult({ commandId: id, action: cmd.action, outcome: "ack" });
       } catch (e: unknown) {
         // Only progress news: the result that follows settles the session either way.
-        console.warn("forwarding an ack failed", id, e);
+        console.warn("forwarding an ack failed", id, loggableError(e));
       }
     });
   }
@@ -357,7 +358,7 @@ export class BridgeHub extends DurableObject<Env> {
       await this.#session(cmd.sessionId).onCommandResult(notice);
       this.#queue.markForwarded(cmd.id);
     } catch (e: unknown) {
-      console.warn("forwarding a command result failed; retrying", cmd.id, e);
+      console.warn("forwarding a command result failed; retrying", cmd.id, loggableError(e));
       await this.#scheduleAlarm();
     }
   }
@@ -384,7 +385,7 @@ export class BridgeHub extends DurableObject<Env> {
         try {
           await this.#session(update.sessionId).reconcile({ to: update.to, detail: update.detail });
         } catch (e: unknown) {
-          console.warn("reconciling a session failed", update.sessionId, e);
+          console.warn("reconciling a session failed", update.sessionId, loggableError(e));
         }
       });
     }

@@ -404,6 +404,18 @@ export class DesktopRelay {
     return n;
   }
 
+  /** Ends a user's viewers (all of them, or only those that came through share links). */
+  closeUser(userId: string, sharedOnly: boolean, reason: string): number {
+    let n = 0;
+    for (const v of [...this.#viewers.values()]) {
+      if (v.att.userId !== userId || (sharedOnly && v.att.shareId === null)) continue;
+      send(v.ws, { type: "error", code: "ACCESS_REVOKED", message: reason });
+      this.#close(v.ws, 1008, reason.slice(0, 120));
+      n += 1;
+    }
+    return n;
+  }
+
   closeAll(reason: string): void {
     for (const ws of this.#ctx.getWebSockets()) this.#close(ws, 1000, reason);
   }

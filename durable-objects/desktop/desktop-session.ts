@@ -26,6 +26,7 @@ import { DesktopRelay } from "./desktop-relay.ts";
 import { canHibernate, type DesktopEvent, idleAction, resultEvent, transition } from "./desktop-state.ts";
 import { type DesktopState, isTerminal, PRIMARY_CONN, VIEWER_USER_HEADER } from "./protocol.ts";
 import { type TicketGrant, TicketStore } from "./ticket-store.ts";
+import { loggableError } from "../../worker/lib/safe-log.ts";
 
 interface Status {
   state: DesktopState;
@@ -84,7 +85,7 @@ export class DesktopSession extends DurableObject<Env> {
               if (!r.ok) this.#relay.wakeFailed(r.code, r.message);
             },
             (e: unknown) => {
-              console.error("wake on connect failed", e);
+              console.error("wake on connect failed", loggableError(e));
               this.#relay.wakeFailed("INTERNAL", "Something went wrong waking the desktop.");
             },
           );
@@ -179,7 +180,7 @@ export class DesktopSession extends DurableObject<Env> {
         },
       });
     } catch (e: unknown) {
-      console.warn("handing a command to the bridge hub failed; retrying", pending.commandId, e);
+      console.warn("handing a command to the bridge hub failed; retrying", pending.commandId, loggableError(e));
       await this.#scheduleAlarm();
       return;
     }
@@ -289,6 +290,14 @@ export class DesktopSession extends DurableObject<Env> {
   async closeShareViewers(shareId: string): Promise<number> {
     this.#tickets.revokeShare(shareId);
     return this.#relay.closeShare(shareId);
+  }
+
+  /**
+   * RPC from the Worker when a user's access ended (deactivation, logout, leaving the owner's
+   * teams): their viewer sockets get an ACCESS_REVOKED frame and are closed. Returns how many.
+   */
+  async closeUserViewers(userId: string, sharedOnly: boolean, reason: string): Promise<number> {
+    return this.#relay.closeUser(userId, sharedOnly, reason);
   }
 
   /** The bridge is gone for good: the desktop with it. */
@@ -402,7 +411,7 @@ export class DesktopSession extends DurableObject<Env> {
     this.#persistedActivity = this.#activity;
     this.ctx.storage.kv.put("activity", this.#activity);
     writeLastInput(this.#db(), meta.sessionId, new Date(this.#activity)).catch((e: unknown) =>
-      console.warn("recording the last input failed", e),
+      console.warn("recording the last input failed", loggableError(e)),
     );
   }
 
@@ -418,7 +427,7 @@ export class DesktopSession extends DurableObject<Env> {
         if (this.#status().state === "running") await this.#reapIfIdle(meta);
       } catch (e: unknown) {
         // Postgres unreachable, say: try again at the next check rather than end the alarm chain.
-        console.error("desktop alarm failed", e instanceof Error ? e.message : String(e));
+        console.error("desktop alarm failed", loggableError(e));
       } finally {
         await this.#scheduleAlarm();
       }

@@ -96,7 +96,9 @@ export type DesktopSocketErrorCode =
   | "DESKTOP_STOPPED"
   | "DESKTOP_UNREACHABLE"
   | "WAKE_FAILED"
-  | "RFB_UNSUPPORTED";
+  | "RFB_UNSUPPORTED"
+  /** the viewer's user lost access (deactivated, logged out, no longer a teammate); the socket closes with 1008 */
+  | "ACCESS_REVOKED";
 
 /** Viewer → server (text frames). */
 export const ViewerClientFrameSchema = z.discriminatedUnion("type", [

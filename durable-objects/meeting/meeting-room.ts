@@ -33,6 +33,7 @@ import { parseSummary } from "./summary.ts";
 import { TokenCoalescer } from "./token-coalescer.ts";
 import type { TranscriptEntry } from "./transcript.ts";
 import type { Turn } from "./turn-plan.ts";
+import { loggableError } from "../../worker/lib/safe-log.ts";
 
 export interface MeetingInit {
   meetingId: string;
@@ -604,7 +605,7 @@ export class MeetingRoom extends RoomBase<MeetingClientFrame> {
     this.publish("meeting_complete", { summaryText, summary, costUsd: state.costUsd });
     this.publish("meeting_state", { ...state });
     if (meta.mergeRole === "copy" && meta.mergeGroupId && meta.mergeBase) {
-      await this.#maybeStartMerge(meta).catch((e: unknown) => console.error("starting the merge meeting failed", e));
+      await this.#maybeStartMerge(meta).catch((e: unknown) => console.error("starting the merge meeting failed", loggableError(e)));
     }
   }
 

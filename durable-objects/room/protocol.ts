@@ -14,6 +14,8 @@ export const RoomIdentitySchema = z.object({
   name: z.string().min(1).max(100),
   displayName: z.string().max(100).optional(),
   role: z.enum(ROOM_ROLES),
+  /** login session (refresh-token family) the socket was opened under, so a logout closes only its sockets */
+  familyId: z.string().max(100).optional(),
 });
 export type RoomIdentity = z.infer<typeof RoomIdentitySchema>;
 
@@ -33,7 +35,23 @@ export type RoomErrorCode =
   | "UNKNOWN_COMMAND"
   | "FORBIDDEN"
   | "RATE_LIMITED"
-  | "INTERNAL";
+  | "INTERNAL"
+  /** sent just before the server closes the socket (1008): the user's access to the room ended */
+  | "ACCESS_REVOKED";
+
+/** What the Worker tells a room when a user's access changes (RoomBase.changeAccess). */
+export interface AccessChange {
+  userId: string;
+  /** only the sockets of this login session (logout); all of the user's otherwise */
+  familyId?: string;
+  /** the user's new role: sockets stay open under it. Without one, they are closed. */
+  role?: RoomRole;
+  /** why, for the error frame and close reason */
+  reason: string;
+}
+
+/** Close code of a socket whose access was revoked (policy violation). */
+export const ACCESS_REVOKED_CLOSE = 1008;
 
 export interface RoomErrorFrame {
   type: "error";

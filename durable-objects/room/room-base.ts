@@ -12,6 +12,8 @@ import { findMalformedText } from "../../worker/lib/well-formed-text.ts";
 import { EventLog } from "./event-log.ts";
 import { presenceBody, summarizePresence } from "./presence.ts";
 import {
+  ACCESS_REVOKED_CLOSE,
+  type AccessChange,
   IDENTITY_HEADER,
   type PresenceEntry,
   ROOM_SUBPROTOCOL,
@@ -20,6 +22,7 @@ import {
   RoomIdentitySchema,
   type RoomRole,
 } from "./protocol.ts";
+import { loggableError } from "../../worker/lib/safe-log.ts";
 
 export interface SocketAttachment {
   /** random id of this connection */
@@ -152,7 +155,7 @@ export abstract class RoomBase<Frame extends { type: string }> extends DurableOb
     try {
       await this.onFrame(ws, frame, attachment.identity);
     } catch (e: unknown) {
-      console.error("room frame handler failed", e);
+      console.error("room frame handler failed", loggableError(e));
       this.sendError(ws, "INTERNAL", "Something went wrong handling that frame.");
     }
   }
@@ -173,6 +176,35 @@ export abstract class RoomBase<Frame extends { type: string }> extends DurableOb
       // Already closed: a benign teardown race.
     }
     if (attachment) this.#presenceChanged();
+  }
+
+  /**
+   * RPC from the Worker when a user's access changed: with a new `role` the user's sockets go on
+   * under it at once (a demoted editor's next command is refused); without one they get an
+   * ACCESS_REVOKED error frame and are closed with 1008. Returns how many of the user's sockets
+   * were in the room, so the Worker can forget rooms the user has left.
+   */
+  changeAccess(change: AccessChange): number {
+    let matched = 0;
+    for (const ws of this.ctx.getWebSockets(change.userId)) {
+      const attachment = ws.deserializeAttachment() as SocketAttachment | null;
+      if (!attachment || attachment.identity.userId !== change.userId) continue;
+      if (change.familyId !== undefined && attachment.identity.familyId !== change.familyId) continue;
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      matched += 1;
+      if (change.role) {
+        ws.serializeAttachment({ ...attachment, identity: { ...attachment.identity, role: change.role } } satisfies SocketAttachment);
+      } else {
+        this.sendError(ws, "ACCESS_REVOKED", change.reason);
+        try {
+          ws.close(ACCESS_REVOKED_CLOSE, change.reason.slice(0, 120));
+        } catch {
+          // Already closed: a benign teardown race.
+        }
+      }
+    }
+    if (matched > 0) this.#presenceChanged();
+    return matched;
   }
 
   /** Who is in the room now (RPC too: the API and tests read it). */

@@ -19,7 +19,6 @@
  *        --profile  (afterwards, a 5 s max run of the workerd target under V8's CPU profiler, summed
  *                    per package and function through the bundle's source map)
  */
-import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { randomToken } from "../../worker/lib/bytes.ts";
@@ -321,7 +320,7 @@ function renderProfile(label: string, summary: ProfileSummary, requests: number,
 
 export const apiRead: BenchSection = {
   name: "api",
-  summary: "GET /api/v1/teams (JWT + one join): Node + pg vs the Worker on workerd's own port and through wrangler dev",
+  summary: "GET /api/v1/teams (JWT + session lookup + one join): Node + pg vs the Worker on workerd's own port and through wrangler dev",
   async run(ctx: SectionContext): Promise<SectionResult> {
     const started = Date.now();
     const choice = (ctx.flags.get("db") ?? "auto") as DbChoice;
@@ -347,7 +346,7 @@ export const apiRead: BenchSection = {
     );
 
     const secret = randomToken(48);
-    const token = await signAccessToken(secret, { sub: seed.userId, name: seed.username, adm: false, pwc: false, fam: randomUUID() });
+    const token = await signAccessToken(secret, { sub: seed.userId, name: seed.username, adm: false, pwc: false, fam: seed.familyId });
     const vars = { ...db.workerVars, JWT_SECRET: secret, AUTH_ENABLED: "true" };
 
     const running: RunningTarget[] = [];

@@ -69,6 +69,8 @@ export async function openBenchDatabase(choice: DbChoice, cleanup: Cleanup, log:
 
 export interface ReadPathSeed {
   userId: string;
+  /** a live login session (refresh-token family) of the user, for the token's `fam` */
+  familyId: string;
   username: string;
   teamCount: number;
   totals: { users: number; teams: number; memberships: number };
@@ -103,6 +105,12 @@ export async function seedReadPath(databaseUrl: string, teamCount = 20): Promise
     );
     const userId = user.rows[0]?.id;
     if (!userId) throw new Error("seeding the benchmark user failed");
+    const family = await client.query<{ id: string }>(
+      `insert into refresh_token_families (user_id, expires_at) values ($1, now() + interval '7 days') returning id`,
+      [userId],
+    );
+    const familyId = family.rows[0]?.id;
+    if (!familyId) throw new Error("seeding the benchmark session failed");
     const stride = Math.floor(1000 / teamCount);
     await client.query(
       `with t as (select id, row_number() over (order by name) as n from teams where name like 'Team %')
@@ -119,6 +127,7 @@ export async function seedReadPath(databaseUrl: string, teamCount = 20): Promise
     const row = totals.rows[0];
     return {
       userId,
+      familyId,
       username: "bench",
       teamCount: Number(mine.rows[0]?.n ?? 0),
       totals: { users: Number(row?.users ?? 0), teams: Number(row?.teams ?? 0), memberships: Number(row?.memberships ?? 0) },

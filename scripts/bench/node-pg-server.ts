@@ -1,7 +1,7 @@
 /**
  * The baseline for the API read benchmark: a plain Node HTTP server answering
  * `GET /api/v1/teams` like the Worker does — the same JWT check (worker/lib/tokens.ts, jose
- * HS256) and the same SQL (built by drizzle from the same schema) — over one long-lived `pg`
+ * HS256), the same live-session lookup and the same SQL (built by drizzle from the same schema) — over one long-lived `pg`
  * Pool. Run as its own process: `node scripts/bench/node-pg-server.ts`.
  *
  * Environment: DATABASE_URL, JWT_SECRET, PORT, POOL_MAX (20). Prints "listening <port>".
@@ -9,6 +9,7 @@
 import http from "node:http";
 import pg from "pg";
 import { verifyAccessToken } from "../../worker/lib/tokens.ts";
+import { LIVE_SESSION_CACHE_MS } from "../../worker/services/live-sessions.ts";
 import { LIST_TEAMS_LIMIT, listTeamsSql } from "./teams-query.ts";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -19,6 +20,7 @@ const port = Number(process.env.PORT ?? 0);
 const pool = new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.POOL_MAX ?? 20), idleTimeoutMillis: 0 });
 
 type Row = [string, string, string, string | null, Date, Date, string];
+const liveUntil = new Map<string, number>();
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
@@ -31,11 +33,24 @@ const server = http.createServer((req, res) => {
     if (req.method !== "GET" || req.url !== "/api/v1/teams") return send(res, 404, { error: { code: "NOT_FOUND", message: "no route" } });
     const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1];
     if (!token) return send(res, 401, { error: { code: "UNAUTHENTICATED", message: "Sign in to continue." } });
-    let userId: string;
+    let claims: { sub: string; fam: string };
     try {
-      userId = (await verifyAccessToken(secret, token)).sub;
+      claims = await verifyAccessToken(secret, token);
     } catch {
       return send(res, 401, { error: { code: "INVALID_TOKEN", message: "The access token is not valid." } });
+    }
+    const userId = claims.sub;
+    // The same live-session check as worker/services/live-sessions.ts: one primary-key join,
+    // a positive answer remembered for LIVE_SESSION_CACHE_MS.
+    const key = `${userId}|${claims.fam}`;
+    if ((liveUntil.get(key) ?? 0) <= Date.now()) {
+      const live = await pool.query(
+        "select 1 from refresh_token_families f join users u on u.id = f.user_id where f.id = $1 and f.user_id = $2 and f.revoked_at is null and u.is_active limit 1",
+        [claims.fam, userId],
+      );
+      if (live.rowCount === 0)
+        return send(res, 401, { error: { code: "SESSION_REVOKED", message: "This session has ended. Sign in again." } });
+      liveUntil.set(key, Date.now() + LIVE_SESSION_CACHE_MS);
     }
     const result = await pool.query<Row>({ text: listTeamsSql, values: [userId, LIST_TEAMS_LIMIT], rowMode: "array" });
     send(res, 200, {

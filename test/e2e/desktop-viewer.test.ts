@@ -254,5 +254,7 @@ describe("a lab desktop in the browser, through the Worker and the session's DO"
     await page.keyboard.press("Enter");
     await expect.poll(() => existsSync(last), { timeout: 20_000 }).toBe(true);
     expect(existsSync(fromMate)).toBe(false);
+    // noVNC (canvas, cursors, its socket) works under the site's CSP without a violation.
+    expect(browsers.cspViolations()).toEqual([]);
   });
 });

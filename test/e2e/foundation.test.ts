@@ -2,8 +2,9 @@
  * End to end against `npm start`'s stack in real Chromium: the first admin's forced password
  * change, and register → create team → add agent → a second browser sees presence.
  */
-import type { Page } from "playwright-core";
+import type { Page, WebSocket } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerUser } from "../helpers/api-client.ts";
 import { BrowserPool, registerInSite } from "../helpers/browser.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
@@ -83,5 +84,49 @@ describe("Atrium in the browser", () => {
     await expect
       .poll(() => pageA.getByTestId("presence").getByTestId("presence-user").filter({ hasText: bob }).count(), { timeout: 15_000 })
       .toBe(0);
+  });
+
+  it("a member removed from the team loses the open presence socket at once, and the page does not reconnect it", async () => {
+    const owner = await registerUser(stack.url, `own${Date.now().toString(36)}`);
+    const { team } = await owner.ok<{ team: { id: string } }>("POST", "/api/v1/teams", { name: "Revocation lab" });
+    const carol = `carol${Date.now().toString(36)}`;
+    const page = await newPage();
+    await registerInSite(page, stack.url, carol);
+    const { members } = await owner.ok<{ members: unknown[] }>("GET", `/api/v1/teams/${team.id}/members`);
+    expect(members).toHaveLength(1);
+    await owner.ok("POST", `/api/v1/teams/${team.id}/members`, { user: carol, role: "viewer" });
+
+    const opened: WebSocket[] = [];
+    page.on("websocket", (ws) => {
+      if (ws.url().includes(`/teams/${team.id}/ws`)) opened.push(ws);
+    });
+    await page.goto(`${stack.url}/teams/${team.id}`);
+    await page.getByTestId("presence").getByTestId("presence-user").filter({ hasText: carol }).waitFor();
+    expect(opened).toHaveLength(1);
+
+    const carolId = (
+      (await owner.ok<{ members: { userId: string; username: string }[] }>("GET", `/api/v1/teams/${team.id}/members`)).members.find(
+        (m) => m.username === carol,
+      ) as { userId: string }
+    ).userId;
+    await owner.ok("DELETE", `/api/v1/teams/${team.id}/members/${carolId}`);
+    // The room closes the socket (1008 after ACCESS_REVOKED) ...
+    await expect.poll(() => opened[0]?.isClosed(), { timeout: 10_000 }).toBe(true);
+    // ... and the page does not open another (its reconnect finds the team gone first).
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect(opened).toHaveLength(1);
+  });
+
+  it("the site is served under its Content-Security-Policy and nothing in it was blocked", async () => {
+    const page = await newPage();
+    const res = await page.goto(`${stack.url}/login`);
+    const headers = res?.headers() ?? {};
+    expect(headers["content-security-policy"]).toContain("script-src 'self'");
+    expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(headers["x-content-type-options"]).toBe("nosniff");
+    await page.getByLabel("Username or email").waitFor();
+    // Every page opened by this suite (sign-in, password change, admin, team page with live
+    // presence over WebSockets) ran without a single CSP violation.
+    expect(browsers.cspViolations()).toEqual([]);
   });
 });

@@ -92,6 +92,8 @@ describe("live meetings in the browser", () => {
     await watcher.reload();
     await watcher.getByTestId("summary").waitFor();
     expect(await transcriptOf(watcher)).toEqual(seenByRunner);
+    // All of it ran under the site's CSP without a violation.
+    expect(browsers.cspViolations()).toEqual([]);
   });
 
   it("an admin sets the meeting limits, and a user's Settings shows what is left of them today", async () => {

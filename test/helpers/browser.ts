@@ -25,16 +25,30 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; close:
   return { context, close: () => context.close() };
 }
 
-/** Pages in separate browser profiles (separate cookie jars), closed together by `closeAll`. */
+/**
+ * Pages in separate browser profiles (separate cookie jars), closed together by `closeAll`. Every
+ * Content-Security-Policy violation any of them reports is kept (`cspViolations`), so a suite can
+ * prove the site works under its CSP.
+ */
 export class BrowserPool {
   readonly #closers: (() => Promise<void>)[] = [];
+  readonly #violations: string[] = [];
 
   async newPage(timeoutMs = 15_000): Promise<Page> {
     const browser = await launchBrowser();
     this.#closers.push(browser.close);
     const page = await browser.context.newPage();
     page.setDefaultTimeout(timeoutMs);
+    // Chromium reports each blocked load, inline script or style and eval on the console.
+    page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) this.#violations.push(`${page.url()}: ${message.text()}`);
+    });
     return page;
+  }
+
+  /** CSP violations reported so far by any page of the pool. */
+  cspViolations(): string[] {
+    return [...this.#violations];
   }
 
   async closeAll(): Promise<void> {

@@ -83,6 +83,43 @@ describe("accounts", () => {
     await expectError(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: u.refreshToken } }), 401, "REFRESH_TOKEN_INVALID");
   });
 
+  it("an access token stops working the moment its session ends, not when it expires (401 SESSION_REVOKED)", async () => {
+    // Logout: this session's token is refused, another session of the same user goes on.
+    const u = await registerUser("gone");
+    const other = await expectStatus(await login(u.username, u.password), 200);
+    await expectStatus(await call("GET", "/api/v1/teams", { token: u.accessToken }), 200);
+    await expectStatus(await call("POST", "/api/v1/auth/logout", { body: { refreshToken: u.refreshToken } }), 204);
+    await expectError(await call("GET", "/api/v1/teams", { token: u.accessToken }), 401, "SESSION_REVOKED");
+    await expectStatus(await call("GET", "/api/v1/teams", { token: other.accessToken }), 200);
+
+    // A password change elsewhere ends this session too.
+    const changed = await expectStatus(
+      await call("POST", "/api/v1/auth/password", {
+        token: other.accessToken,
+        body: { currentPassword: u.password, newPassword: "a different long password" },
+      }),
+      200,
+    );
+    await expectError(await call("GET", "/api/v1/auth/me", { token: other.accessToken }), 401, "SESSION_REVOKED");
+    await expectStatus(await call("GET", "/api/v1/auth/me", { token: changed.accessToken }), 200);
+
+    // Refresh-token reuse ends the family, and with it the access token issued under it.
+    const rotated = await expectStatus(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: changed.refreshToken } }), 200);
+    await expectError(
+      await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: changed.refreshToken } }),
+      401,
+      "REFRESH_TOKEN_REUSED",
+    );
+    await expectError(await call("GET", "/api/v1/teams", { token: rotated.accessToken }), 401, "SESSION_REVOKED");
+  });
+
+  it("a deactivated user's access token is refused at once, even if the session row was left alone", async () => {
+    const u = await registerUser("deact");
+    // Directly in the database (no session revocation): the user check alone must refuse it.
+    await getDb(env).update(users).set({ isActive: false }).where(eq(users.id, u.id));
+    await expectError(await call("GET", "/api/v1/teams", { token: u.accessToken }), 401, "SESSION_REVOKED");
+  });
+
   it("rejects garbage, tampered and missing tokens with 401", async () => {
     const u = await registerUser("tok");
     await expectError(await call("GET", "/api/v1/auth/me"), 401, "UNAUTHENTICATED");
@@ -240,5 +277,32 @@ describe("cookie sessions for the site", () => {
     await expectStatus(refreshed, 200);
     expect(newJar.atrium_rt).toBeTruthy();
     expect(newJar.atrium_rt).not.toBe(jar.atrium_rt);
+  });
+
+  it("an access cookie of an ended session makes the caller anonymous, so signing in again works", async () => {
+    const u = await registerUser("stale");
+    const res = await call("POST", "/api/v1/auth/login", {
+      body: { login: u.username, password: u.password, mode: "cookie" },
+      ip: freshIp(),
+    });
+    const jar = cookiesFrom(new Response(null, { headers: res.headers }));
+    await expectStatus(res, 200);
+    const cookie = `atrium_at=${jar.atrium_at}; atrium_csrf=${jar.atrium_csrf}`;
+    await expectStatus(await call("GET", "/api/v1/teams", { headers: { Cookie: cookie } }), 200);
+    // The session ends elsewhere (a password change in another browser ends them all).
+    await expectStatus(
+      await call("POST", "/api/v1/auth/password", {
+        token: u.accessToken,
+        body: { currentPassword: u.password, newPassword: "changed somewhere else" },
+      }),
+      200,
+    );
+    await expectError(await call("GET", "/api/v1/teams", { headers: { Cookie: cookie } }), 401, "UNAUTHENTICATED");
+    const again = await call("POST", "/api/v1/auth/login", {
+      headers: { Cookie: cookie },
+      body: { login: u.username, password: "changed somewhere else", mode: "cookie" },
+      ip: freshIp(),
+    });
+    await expectStatus(again, 200);
   });
 });

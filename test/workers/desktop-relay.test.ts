@@ -697,3 +697,39 @@ describe("idle reaping and wake-on-connect", () => {
     expect((await getSession(user, id)).state).toBe("hibernated");
   });
 });
+
+describe("viewers follow the user's access", () => {
+  it("the bearer subprotocol alone is echoed; logout and deactivation close the user's viewers (ACCESS_REVOKED, 1008)", async () => {
+    const user = await registerUser("rvl");
+    const { bridge, id } = await desktop(user);
+    // A standard client offering only the bearer protocol needs it selected.
+    const only = await upgrade((await ticketFor(user, id)).wsPath, { "Sec-WebSocket-Protocol": `atrium.bearer.${user.accessToken}` });
+    expect(only.status).toBe(101);
+    expect(only.headers.get("Sec-WebSocket-Protocol")).toBe(`atrium.bearer.${user.accessToken}`);
+    only.webSocket?.accept();
+    only.webSocket?.close(1000);
+
+    const viewer = await openRaw((await ticketFor(user, id)).wsPath, {
+      "Sec-WebSocket-Protocol": `atrium.v1, atrium.bearer.${user.accessToken}`,
+    });
+    await viewer.texts.next((f) => f.type === "state");
+    await expectStatus(await call("POST", "/api/v1/auth/logout", { body: { refreshToken: user.refreshToken } }), 204);
+    expect(await viewer.texts.next((f) => f.type === "error")).toMatchObject({ code: "ACCESS_REVOKED" });
+    expect((await viewer.closed).code).toBe(1008);
+
+    // Signed in again, then deactivated by an admin: the viewer closes too.
+    const again = await expectStatus<{ accessToken: string }>(
+      await call("POST", "/api/v1/auth/login", { body: { login: user.username, password: user.password } }),
+      200,
+    );
+    const back = { ...user, accessToken: again.accessToken };
+    const second = await openRaw((await ticketFor(back, id)).wsPath, {
+      "Sec-WebSocket-Protocol": `atrium.v1, atrium.bearer.${back.accessToken}`,
+    });
+    await second.texts.next((f) => f.type === "state");
+    await expectStatus(await call("PATCH", `/api/v1/admin/users/${user.id}`, { token: admin.accessToken, body: { isActive: false } }), 200);
+    expect(await second.texts.next((f) => f.type === "error")).toMatchObject({ code: "ACCESS_REVOKED" });
+    expect((await second.closed).code).toBe(1008);
+    await bridge.disconnect();
+  });
+});

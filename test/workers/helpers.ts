@@ -119,6 +119,8 @@ export interface TestSocket {
   ws: WebSocket;
   frames: Record<string, unknown>[];
   next(predicate?: (f: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** settles when the server closes the socket (or it is closed here) */
+  closed: Promise<{ code: number; reason: string }>;
   close(): void;
 }
 
@@ -130,6 +132,9 @@ export async function openSocket(path: string, token: string | undefined): Promi
   const ws = res.webSocket;
   ws.accept();
   const frames: Record<string, unknown>[] = [];
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason }));
+  });
   const waiters: { predicate: (f: Record<string, unknown>) => boolean; resolve: (f: Record<string, unknown>) => void; from: number }[] = [];
   let consumed = 0;
   ws.addEventListener("message", (e) => {
@@ -145,6 +150,7 @@ export async function openSocket(path: string, token: string | undefined): Promi
   return {
     ws,
     frames,
+    closed,
     next(predicate = () => true, timeoutMs = 5000) {
       const found = frames.slice(consumed).find(predicate);
       if (found) {

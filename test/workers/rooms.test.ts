@@ -1,7 +1,7 @@
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { addMember, createTeam, openSocket, registerUser, type TestSocket } from "./helpers.ts";
+import { addMember, BASE, call, createTeam, expectStatus, login, makeAdmin, openSocket, registerUser, type TestSocket } from "./helpers.ts";
 
 type Frame = Record<string, unknown>;
 const isPresence = (f: Frame) => f.type === "presence";
@@ -106,5 +106,125 @@ describe("team presence room", () => {
     expect(replayed.seq).toBe(after.seq);
     a.close();
     c.close();
+  });
+});
+
+describe("sockets follow the user's access", () => {
+  const revoked = (f: Frame) => f.type === "error" && f.code === "ACCESS_REVOKED";
+
+  async function teamAndMeeting() {
+    const owner = await registerUser("ao");
+    const member = await registerUser("am");
+    const team = await createTeam(owner);
+    await addMember(owner, team.id, member, "editor");
+    const { agent } = await expectStatus(
+      await call("POST", `/api/v1/teams/${team.id}/agents`, {
+        token: owner.accessToken,
+        body: { title: "Chemist", expertise: "synthesis", goal: "find routes", role: "propose", model: "claude-sonnet-4-6" },
+      }),
+      201,
+    );
+    const { meeting } = await expectStatus(
+      await call("POST", `/api/v1/teams/${team.id}/meetings`, {
+        token: owner.accessToken,
+        body: { type: "individual", agenda: "Access", rounds: 1, memberAgentId: agent.id },
+      }),
+      201,
+    );
+    return { owner, member, team, meetingId: meeting.id as string };
+  }
+
+  it("removal from the team closes the member's team and meeting sockets (error frame, then 1008); others stay", async () => {
+    const { owner, member, team, meetingId } = await teamAndMeeting();
+    const ownerTeam = await openSocket(`/api/v1/teams/${team.id}/ws`, owner.accessToken);
+    const memberTeam = await openSocket(`/api/v1/teams/${team.id}/ws`, member.accessToken);
+    const memberMeeting = await openSocket(`/api/v1/meetings/${meetingId}/ws`, member.accessToken);
+    await memberTeam.next(isPresence);
+    await expectStatus(await call("DELETE", `/api/v1/teams/${team.id}/members/${member.id}`, { token: owner.accessToken }), 204);
+    expect(await memberTeam.next(revoked)).toMatchObject({ message: "You were removed from the team." });
+    expect(await memberTeam.closed).toMatchObject({ code: 1008 });
+    await memberMeeting.next(revoked);
+    expect((await memberMeeting.closed).code).toBe(1008);
+    // The owner's socket goes on and sees the member leave.
+    expect(names(await ownerTeam.next((f) => isPresence(f) && names(f).length === 1))).toEqual([owner.username]);
+    ownerTeam.close();
+  });
+
+  it("a demoted editor's open meeting socket loses command rights at once", async () => {
+    const { owner, member, team, meetingId } = await teamAndMeeting();
+    const s = await openSocket(`/api/v1/meetings/${meetingId}/ws`, member.accessToken);
+    s.ws.send(JSON.stringify({ type: "pause" }));
+    // As an editor the command is allowed (the pending meeting just cannot be paused).
+    expect(await s.next((f) => f.type === "error")).toMatchObject({ code: "INVALID_STATE" });
+    await expectStatus(
+      await call("PATCH", `/api/v1/teams/${team.id}/members/${member.id}`, { token: owner.accessToken, body: { role: "viewer" } }),
+      200,
+    );
+    s.ws.send(JSON.stringify({ type: "pause" }));
+    expect(await s.next((f) => f.type === "error")).toMatchObject({ code: "FORBIDDEN", message: "A viewer may not send 'pause'." });
+    s.ws.send(JSON.stringify({ type: "interject", text: "still here" }));
+    expect(await s.next((f) => f.type === "error")).toMatchObject({ code: "FORBIDDEN" });
+    expect(s.ws.readyState).toBe(WebSocket.OPEN);
+    s.close();
+  });
+
+  it("deactivation closes every socket of the user", async () => {
+    const { member, team, meetingId } = await teamAndMeeting();
+    const admin = await makeAdmin(await registerUser("aa"));
+    const t = await openSocket(`/api/v1/teams/${team.id}/ws`, member.accessToken);
+    const m = await openSocket(`/api/v1/meetings/${meetingId}/ws`, member.accessToken);
+    await expectStatus(
+      await call("PATCH", `/api/v1/admin/users/${member.id}`, { token: admin.accessToken, body: { isActive: false } }),
+      200,
+    );
+    expect(await t.next(revoked)).toMatchObject({ message: "Your account was deactivated." });
+    expect((await t.closed).code).toBe(1008);
+    await m.next(revoked);
+    expect((await m.closed).code).toBe(1008);
+    // And the old token opens no new one.
+    await expect(openSocket(`/api/v1/teams/${team.id}/ws`, member.accessToken)).rejects.toThrow(/401.*SESSION_REVOKED/);
+  });
+
+  it("logout closes the sockets of that session only", async () => {
+    const { member, team } = await teamAndMeeting();
+    const other = await expectStatus<{ accessToken: string; refreshToken: string }>(await login(member.username, member.password), 200);
+    const mine = await openSocket(`/api/v1/teams/${team.id}/ws`, member.accessToken);
+    const elsewhere = await openSocket(`/api/v1/teams/${team.id}/ws`, other.accessToken);
+    await elsewhere.next((f) => isPresence(f) && (f.viewers as { connections: number }[])[0]?.connections === 2);
+    await expectStatus(await call("POST", "/api/v1/auth/logout", { body: { refreshToken: member.refreshToken } }), 204);
+    expect(await mine.next(revoked)).toMatchObject({ message: "You signed out." });
+    expect((await mine.closed).code).toBe(1008);
+    await elsewhere.next((f) => isPresence(f) && (f.viewers as { connections: number }[])[0]?.connections === 1);
+    expect(elsewhere.ws.readyState).toBe(WebSocket.OPEN);
+    elsewhere.close();
+  });
+
+  it("deleting the team closes everyone's sockets to it", async () => {
+    const { owner, member, team } = await teamAndMeeting();
+    const a = await openSocket(`/api/v1/teams/${team.id}/ws`, owner.accessToken);
+    const b = await openSocket(`/api/v1/teams/${team.id}/ws`, member.accessToken);
+    await expectStatus(await call("DELETE", `/api/v1/teams/${team.id}`, { token: owner.accessToken }), 204);
+    expect((await a.closed).code).toBe(1008);
+    expect((await b.closed).code).toBe(1008);
+  });
+});
+
+describe("socket subprotocols", () => {
+  async function upgrade(path: string, protocols: string): Promise<Response> {
+    return exports.default.fetch(new Request(`${BASE}${path}`, { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": protocols } }));
+  }
+
+  it("selects atrium.v1 when offered with the bearer protocol (the token is not echoed), else echoes the bearer protocol", async () => {
+    const { owner, team } = await teamWithTwo();
+    const pair = await upgrade(`/api/v1/teams/${team.id}/ws`, `atrium.v1, atrium.bearer.${owner.accessToken}`);
+    expect(pair.status).toBe(101);
+    expect(pair.headers.get("Sec-WebSocket-Protocol")).toBe("atrium.v1");
+    pair.webSocket?.accept();
+    pair.webSocket?.close(1000);
+    const only = await upgrade(`/api/v1/teams/${team.id}/ws`, `atrium.bearer.${owner.accessToken}`);
+    expect(only.status).toBe(101);
+    expect(only.headers.get("Sec-WebSocket-Protocol")).toBe(`atrium.bearer.${owner.accessToken}`);
+    only.webSocket?.accept();
+    only.webSocket?.close(1000);
   });
 });

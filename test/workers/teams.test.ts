@@ -181,8 +181,9 @@ describe("administration", () => {
     expect(list.total).toBe(1);
 
     await expectStatus(await call("PATCH", `/api/v1/admin/users/${u.id}`, { token: admin.accessToken, body: { isActive: false } }), 200);
-    // Deactivation also ends the user's sessions.
+    // Deactivation also ends the user's sessions, and the access token already issued with them.
     await expectError(await call("POST", "/api/v1/auth/refresh", { body: { refreshToken: u.refreshToken } }), 401, "REFRESH_TOKEN_INVALID");
+    await expectError(await call("GET", "/api/v1/teams", { token: u.accessToken }), 401, "SESSION_REVOKED");
     await expectStatus(
       await call("PATCH", `/api/v1/admin/users/${u.id}`, { token: admin.accessToken, body: { isActive: true, isAdmin: true } }),
       200,

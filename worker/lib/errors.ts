@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   INVALID_TOKEN: 401,
   REFRESH_TOKEN_INVALID: 401,
   REFRESH_TOKEN_REUSED: 401,
+  /** the access token's session was ended (logout, password change, reuse) or its user deactivated */
+  SESSION_REVOKED: 401,
   ACCOUNT_DISABLED: 403,
   FORBIDDEN: 403,
   CSRF_FAILED: 403,

@@ -6,10 +6,12 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { users } from "../../migrations/schema.ts";
+import { ROOM_SUBPROTOCOL } from "../../durable-objects/room/protocol.ts";
 import { getDb } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv, AuthContext } from "../lib/router.ts";
 import { verifyAccessToken } from "../lib/tokens.ts";
+import { isLiveSession } from "../services/live-sessions.ts";
 import { ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER } from "./cookies.ts";
 
 export const LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001";
@@ -41,6 +43,38 @@ async function ensureLocalUser(env: Env): Promise<void> {
 /** The WebSocket subprotocol that carries a bearer token: `atrium.bearer.<jwt>`. */
 export const BEARER_PROTOCOL_PREFIX = "atrium.bearer.";
 
+/** The subprotocols a WebSocket upgrade offers (`Sec-WebSocket-Protocol`, comma-separated). */
+export function offeredSubprotocols(header: string | null | undefined): string[] {
+  return (
+    header
+      ?.split(",")
+      .map((p) => p.trim())
+      .filter(Boolean) ?? []
+  );
+}
+
+/**
+ * The subprotocol the server selects for an upgrade. A standard client that offers subprotocols
+ * aborts the handshake unless the server selects one of them, so: `atrium.v1` when offered (the
+ * recommended pair `atrium.v1, atrium.bearer.<token>`: the token is not echoed back), otherwise
+ * the offered bearer protocol itself (a client that offers only it), otherwise none.
+ */
+export function selectSubprotocol(header: string | null | undefined): string | undefined {
+  const offered = offeredSubprotocols(header);
+  if (offered.includes(ROOM_SUBPROTOCOL)) return ROOM_SUBPROTOCOL;
+  return offered.find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
+}
+
+/** A socket's 101 answer with the selected subprotocol (see selectSubprotocol); other answers as they are. */
+export function withSelectedSubprotocol(request: Request, response: Response): Response {
+  const selected = selectSubprotocol(request.headers.get("Sec-WebSocket-Protocol"));
+  if (response.status !== 101 || !response.webSocket || !selected) return response;
+  if (response.headers.get("Sec-WebSocket-Protocol") === selected) return response;
+  const headers = new Headers(response.headers);
+  headers.set("Sec-WebSocket-Protocol", selected);
+  return new Response(null, { status: 101, webSocket: response.webSocket, headers });
+}
+
 function bearerFrom(c: Context<AppEnv>): string | undefined {
   const header = c.req.header("Authorization");
   if (header) {
@@ -49,12 +83,7 @@ function bearerFrom(c: Context<AppEnv>): string | undefined {
     return match[1];
   }
   if (c.req.header("Upgrade")?.toLowerCase() === "websocket") {
-    const protocols =
-      c.req
-        .header("Sec-WebSocket-Protocol")
-        ?.split(",")
-        .map((p) => p.trim()) ?? [];
-    const bearer = protocols.find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
+    const bearer = offeredSubprotocols(c.req.header("Sec-WebSocket-Protocol")).find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX));
     if (bearer) return bearer.slice(BEARER_PROTOCOL_PREFIX.length);
   }
   return undefined;
@@ -86,6 +115,15 @@ export function authenticate(): MiddlewareHandler<AppEnv> {
       return next();
     }
     const claims = await verifyAccessToken(c.env.JWT_SECRET, token);
+    if (!(await isLiveSession(c.env, claims.sub, claims.fam))) {
+      // A cookie left over from an ended session must not stand in the way of signing in again
+      // (login and register run behind this middleware too): the caller is simply anonymous.
+      if (!bearer) {
+        c.set("auth", undefined);
+        return next();
+      }
+      throw new ApiError("SESSION_REVOKED", "This session has ended. Sign in again.");
+    }
     const auth: AuthContext = {
       userId: claims.sub,
       name: claims.name,

@@ -11,6 +11,7 @@ import { createRouter, errorResponses, IdParam, isoRequired, jsonBody, jsonRespo
 import { auditActor, requireAdmin } from "../middleware/auth.ts";
 import { type AuditAction, auditInsert } from "../services/audit.ts";
 import { revokeAllFamilies } from "../services/sessions.ts";
+import { revokeSockets } from "../services/socket-access.ts";
 import { UserSchema, userView } from "./auth.ts";
 
 const tags = ["admin"];
@@ -137,6 +138,13 @@ export const adminRoutes = createRouter()
         auditInsert(db, { ...auditActor(c, auth), action, targetType: "user", targetId: userId, detail: { username: updated.username } }),
       ),
     ]);
+    // Their sessions ended above; their open sockets (rooms, desktop viewers) end with them.
+    await revokeSockets(
+      c.env,
+      db,
+      { kind: "user", userId },
+      body.isActive === false ? "Your account was deactivated." : "Your account was changed; sign in again.",
+    );
     return c.json({ user: userView(updated) }, 200);
   })
   .openapi(listAudit, async (c) => {

@@ -23,6 +23,7 @@ import {
   rotateSession,
   type UserRow,
 } from "../services/sessions.ts";
+import { revokeSockets } from "../services/socket-access.ts";
 
 export const UserSchema = z
   .object({
@@ -286,7 +287,10 @@ export const authRoutes = createRouter()
       mode = "cookie";
     }
     try {
-      const { session, user } = await rotateSession(getDb(c.env), c.env.JWT_SECRET, presented, meta(c));
+      const db = getDb(c.env);
+      const { session, user } = await rotateSession(db, c.env.JWT_SECRET, presented, meta(c), (userId, familyId) =>
+        revokeSockets(c.env, db, { kind: "session", userId, familyId }, "This session was ended: its refresh token was reused."),
+      );
       return c.json(sessionBody(c, user, session, mode), 200);
     } catch (e: unknown) {
       if (mode === "cookie" && e instanceof ApiError && e.status === 401) clearSessionCookies(c);
@@ -302,16 +306,18 @@ export const authRoutes = createRouter()
       if (presented) checkCsrf(c);
     }
     const db = getDb(c.env);
-    const userId = presented ? await revokeFamilyByToken(db, presented) : undefined;
-    if (userId)
+    const ended = presented ? await revokeFamilyByToken(db, presented) : undefined;
+    if (ended) {
       await recordAudit(db, {
-        actorId: userId,
+        actorId: ended.userId,
         actorName: null,
         action: "auth.logout",
         targetType: "user",
-        targetId: userId,
+        targetId: ended.userId,
         ip: clientIp(c),
       });
+      await revokeSockets(c.env, db, { kind: "session", ...ended }, "You signed out.");
+    }
     clearSessionCookies(c);
     return c.body(null, 204);
   })
@@ -341,6 +347,8 @@ export const authRoutes = createRouter()
       }),
     ]);
     if (!updated) throw new Error("password update returned no row");
+    // Every session ended, so do their sockets (this tab's reconnect under the new session).
+    await revokeSockets(c.env, db, { kind: "user", userId: user.id }, "The password was changed; sign in again.");
     const session = await issueSession(db, c.env.JWT_SECRET, updated, meta(c));
     const mode = body.mode ?? (auth.via === "cookie" ? "cookie" : "bearer");
     return c.json(sessionBody(c, updated, session, mode), 200);

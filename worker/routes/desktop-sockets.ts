@@ -17,7 +17,9 @@ import { getDb } from "../db/client.ts";
 import { sha256Hex } from "../lib/bytes.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../lib/router.ts";
+import { withSelectedSubprotocol } from "../middleware/auth.ts";
 import { hubStub, sessionStub } from "../services/desktop-sessions.ts";
+import { recordSocketRoom } from "../services/socket-access.ts";
 
 const UuidSchema = z.uuid();
 
@@ -68,6 +70,9 @@ export const desktopSocketRoutes = new Hono<AppEnv>()
       throw new ApiError("TICKET_INVALID", "Open the viewer socket with ?ticket= from POST /api/v1/desktops/{id}/ticket.");
     // A ticket alone is enough (browsers cannot set headers on WebSockets), but a signed-in
     // caller presenting someone else's ticket is refused by the session.
-    const userId = c.get("auth")?.userId;
-    return sessionStub(c.env, id.data).fetch(forwardable(c.req.raw, userId ? { [VIEWER_USER_HEADER]: userId } : {}));
+    const auth = c.get("auth");
+    const userId = auth?.userId;
+    if (auth) await recordSocketRoom(getDb(c.env), auth, { kind: "desktop", roomId: id.data, teamId: null });
+    const answer = await sessionStub(c.env, id.data).fetch(forwardable(c.req.raw, userId ? { [VIEWER_USER_HEADER]: userId } : {}));
+    return withSelectedSubprotocol(c.req.raw, answer);
   });

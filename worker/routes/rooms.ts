@@ -1,7 +1,8 @@
 /**
  * WebSocket routes: the Worker authenticates the upgrade (cookie or `atrium.bearer.<jwt>`
  * subprotocol), checks the caller's role, and hands the socket to the room's Durable Object
- * with the identity in a header the room trusts (only the Worker can reach a DO).
+ * with the identity in a header the room trusts (only the Worker can reach a DO). Each upgrade
+ * is recorded (services/socket-access.ts) so a later loss of access reaches the socket.
  */
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
@@ -11,7 +12,8 @@ import { IDENTITY_HEADER, type RoomIdentity } from "../../durable-objects/room/p
 import { getDb } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../lib/router.ts";
-import { requireUser } from "../middleware/auth.ts";
+import { requireUser, withSelectedSubprotocol } from "../middleware/auth.ts";
+import { recordSocketRoom } from "../services/socket-access.ts";
 import { requireTeamRole } from "../services/team-access.ts";
 
 const UuidSchema = z.uuid();
@@ -23,7 +25,7 @@ export async function forwardToRoom(request: Request, stub: DurableObjectStub, i
   }
   const headers = new Headers(request.headers);
   headers.set(IDENTITY_HEADER, JSON.stringify(identity));
-  return stub.fetch(new Request(request.url, { headers, method: "GET" }));
+  return withSelectedSubprotocol(request, await stub.fetch(new Request(request.url, { headers, method: "GET" })));
 }
 
 async function displayName(env: Env, userId: string, fallback: string): Promise<string> {
@@ -44,11 +46,13 @@ export const roomRoutes = new Hono<AppEnv>()
       throw e;
     });
     const stub = c.env.MEETING_ROOM.get(c.env.MEETING_ROOM.idFromName(id.data));
+    await recordSocketRoom(db, auth, { kind: "meeting", roomId: id.data, teamId: meeting.teamId });
     return forwardToRoom(c.req.raw, stub, {
       userId: auth.userId,
       name: auth.name,
       displayName: await displayName(c.env, auth.userId, auth.name),
       role,
+      familyId: auth.familyId,
     });
   })
   .get("/teams/:teamId/ws", async (c) => {
@@ -58,10 +62,12 @@ export const roomRoutes = new Hono<AppEnv>()
     const db = getDb(c.env);
     const role = await requireTeamRole(db, teamId.data, auth.userId, "viewer");
     const stub = c.env.TEAM_ROOM.get(c.env.TEAM_ROOM.idFromName(teamId.data));
+    await recordSocketRoom(db, auth, { kind: "team", roomId: teamId.data, teamId: teamId.data });
     return forwardToRoom(c.req.raw, stub, {
       userId: auth.userId,
       name: auth.name,
       displayName: await displayName(c.env, auth.userId, auth.name),
       role,
+      familyId: auth.familyId,
     });
   });

@@ -10,6 +10,7 @@ import { ApiError } from "../lib/errors.ts";
 import { createRouter, errorResponses, IdParam, isoRequired, jsonBody, jsonResponse, TimestampSchema } from "../lib/router.ts";
 import { auditActor, requireUser } from "../middleware/auth.ts";
 import { auditInsert } from "../services/audit.ts";
+import { revokeSockets } from "../services/socket-access.ts";
 import { requireTeamRole } from "../services/team-access.ts";
 
 const tags = ["teams"];
@@ -237,6 +238,7 @@ export const teamRoutes = createRouter()
       db.delete(teams).where(eq(teams.id, teamId)),
       auditInsert(db, { ...auditActor(c, auth), action: "team.delete", targetType: "team", targetId: teamId }),
     ]);
+    await revokeSockets(c.env, db, { kind: "team", teamId }, "The team was deleted.");
     return c.body(null, 204);
   })
   .openapi(listMembers, async (c) => {
@@ -324,6 +326,8 @@ export const teamRoutes = createRouter()
       targetId: userId,
       detail: { teamId, role },
     });
+    // Open sockets switch to the new role at once (a demoted editor's next command is refused).
+    await revokeSockets(c.env, db, { kind: "team-member", userId, teamId, role }, `Your role in the team is now ${role}.`);
     return c.json({ member: await memberView(db, teamId, userId) }, 200);
   })
   .openapi(removeMember, async (c) => {
@@ -359,5 +363,11 @@ export const teamRoutes = createRouter()
       targetId: userId,
       detail: { teamId },
     });
+    await revokeSockets(
+      c.env,
+      db,
+      { kind: "team-member", userId, teamId },
+      self ? "You left the team." : "You were removed from the team.",
+    );
     return c.body(null, 204);
   });

@@ -65,6 +65,8 @@ export async function rotateSession(
   secret: string,
   presented: string,
   meta: SessionMeta,
+  /** called after a reuse revoked the family, to end what it still holds open (its sockets) */
+  onRevoked?: (userId: string, familyId: string) => Promise<void>,
 ): Promise<{ session: IssuedSession; user: UserRow }> {
   const hash = await sha256Hex(presented);
   const [found] = await db
@@ -81,6 +83,7 @@ export async function rotateSession(
   }
   if (token.usedAt) {
     await revokeForReuse(db, family.id, user, meta);
+    await onRevoked?.(user.id, family.id);
     throw new ApiError("REFRESH_TOKEN_REUSED", "This refresh token was already used; the session has been ended. Sign in again.");
   }
   if (!user.isActive) throw new ApiError("ACCOUNT_DISABLED", "This account has been deactivated.");
@@ -99,6 +102,7 @@ export async function rotateSession(
     returning family_id`);
   if (rotated.rows.length === 0) {
     await revokeForReuse(db, family.id, user, meta);
+    await onRevoked?.(user.id, family.id);
     throw new ApiError("REFRESH_TOKEN_REUSED", "This refresh token was already used; the session has been ended. Sign in again.");
   }
   return {
@@ -130,15 +134,16 @@ async function revokeForReuse(db: Db, familyId: string, user: UserRow, meta: Ses
   ]);
 }
 
-/** Ends one family (logout). Returns the owner's id if the token was known. */
-export async function revokeFamilyByToken(db: Db, presented: string): Promise<string | undefined> {
+/** Ends one family (logout). Returns its owner and id if the token was known. */
+export async function revokeFamilyByToken(db: Db, presented: string): Promise<{ userId: string; familyId: string } | undefined> {
   const hash = await sha256Hex(presented);
-  const rows = await db.execute<{ user_id: string }>(sql`
+  const rows = await db.execute<{ user_id: string; id: string }>(sql`
     update ${refreshTokenFamilies} set revoked_at = now(), revoked_reason = 'logout'
     where ${refreshTokenFamilies.id} = (select family_id from ${refreshTokens} where token_hash = ${hash})
       and ${refreshTokenFamilies.revokedAt} is null
-    returning user_id`);
-  return rows.rows[0]?.user_id;
+    returning user_id, id`);
+  const row = rows.rows[0];
+  return row && { userId: row.user_id, familyId: row.id };
 }
 
 export function revokeFamily(db: Db, familyId: string, reason: string) {

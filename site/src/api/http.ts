@@ -157,7 +157,7 @@ async function readBody<T>(response: Response): Promise<T> {
 }
 
 function isSessionCode(code: string): boolean {
-  return code === "TOKEN_EXPIRED" || code === "UNAUTHENTICATED" || code === "INVALID_TOKEN";
+  return code === "TOKEN_EXPIRED" || code === "UNAUTHENTICATED" || code === "INVALID_TOKEN" || code === "SESSION_REVOKED";
 }
 
 /**
