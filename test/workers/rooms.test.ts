@@ -1,6 +1,10 @@
 import { env, exports } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { decodeJwt } from "jose";
+import { refreshTokenFamilies, socketRooms } from "../../migrations/schema.ts";
+import { getDb } from "../../worker/db/client.ts";
 import { addMember, BASE, call, createTeam, expectStatus, login, makeAdmin, openSocket, registerUser, type TestSocket } from "./helpers.ts";
 
 type Frame = Record<string, unknown>;
@@ -197,6 +201,30 @@ describe("sockets follow the user's access", () => {
     await elsewhere.next((f) => isPresence(f) && (f.viewers as { connections: number }[])[0]?.connections === 1);
     expect(elsewhere.ws.readyState).toBe(WebSocket.OPEN);
     elsewhere.close();
+  });
+
+  it("signing in forgets the rooms of the user's ended sessions, and keeps those of live ones", async () => {
+    const { member, team } = await teamAndMeeting();
+    const other = await expectStatus<{ accessToken: string; familyId?: string }>(await login(member.username, member.password), 200);
+    for (const token of [member.accessToken, other.accessToken]) {
+      const socket = await openSocket(`/api/v1/teams/${team.id}/ws`, token);
+      await socket.next(isPresence);
+      socket.close();
+    }
+    const db = getDb(env);
+    const families = async () =>
+      (await db.select({ familyId: socketRooms.familyId }).from(socketRooms).where(eq(socketRooms.userId, member.id))).map(
+        (r) => r.familyId,
+      );
+    const [first, second] = [member.accessToken, other.accessToken].map((t) => decodeJwt(t).fam as string);
+    expect((await families()).sort()).toEqual([first, second].sort());
+    // The first session runs out without anyone revoking it.
+    await db
+      .update(refreshTokenFamilies)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(refreshTokenFamilies.id, first as string));
+    await expectStatus(await login(member.username, member.password), 200);
+    expect(await families()).toEqual([second]);
   });
 
   it("deleting the team closes everyone's sockets to it", async () => {

@@ -3,7 +3,7 @@
  * stored only as SHA-256 hashes, reuse of a rotated token revoking the whole family.
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
-import { refreshTokenFamilies, refreshTokens, users } from "../../migrations/schema.ts";
+import { refreshTokenFamilies, refreshTokens, socketRooms, users } from "../../migrations/schema.ts";
 import type { Db } from "../db/client.ts";
 import { randomToken, sha256Hex } from "../lib/bytes.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -52,6 +52,16 @@ export async function issueSession(db: Db, secret: string, user: UserRow, meta: 
       userAgent: meta.userAgent?.slice(0, 300) ?? null,
     }),
     db.insert(refreshTokens).values({ tokenHash: await sha256Hex(refreshToken), familyId }),
+    // The socket registry (services/socket-access.ts) forgets the rooms of this user's ended
+    // sessions here, once per login: no socket of theirs can still be authorized, and without
+    // this the registry would keep one row per room ever visited.
+    db.delete(socketRooms).where(
+      and(
+        eq(socketRooms.userId, user.id),
+        sql`${socketRooms.familyId} in (select ${refreshTokenFamilies.id}::text from ${refreshTokenFamilies}
+          where ${refreshTokenFamilies.userId} = ${user.id} and (${refreshTokenFamilies.revokedAt} is not null or ${refreshTokenFamilies.expiresAt} < now()))`,
+      ),
+    ),
   ]);
   return { accessToken: await accessFor(secret, user, familyId), refreshToken, expiresIn: ACCESS_TOKEN_TTL_SECONDS, familyId };
 }
