@@ -699,6 +699,32 @@ describe("idle reaping and wake-on-connect", () => {
 });
 
 describe("viewers follow the user's access", () => {
+  it("deleting the only team a share viewer had in common with the owner closes their view; the owner's own view stays", async () => {
+    const owner = await registerUser("rdo");
+    const teammate = await registerUser("rdt");
+    const team = await createTeam(owner);
+    await addMember(owner, team.id, teammate, "viewer");
+    const { bridge, id } = await desktop(owner);
+    const created = await expectStatus(await call("POST", `/api/v1/desktops/${id}/shares`, { token: owner.accessToken, body: {} }), 201);
+    const got = await expectStatus(
+      await call("POST", "/api/v1/desktop-shares/ticket", { token: teammate.accessToken, body: { token: created.token } }),
+      200,
+    );
+    const shared = await openRaw(got.wsPath, { "Sec-WebSocket-Protocol": `atrium.v1, atrium.bearer.${teammate.accessToken}` });
+    await shared.texts.next((f) => f.type === "state");
+    const own = await openRaw((await ticketFor(owner, id)).wsPath, {
+      "Sec-WebSocket-Protocol": `atrium.v1, atrium.bearer.${owner.accessToken}`,
+    });
+    await own.texts.next((f) => f.type === "state");
+
+    await expectStatus(await call("DELETE", `/api/v1/teams/${team.id}`, { token: owner.accessToken }), 204);
+    expect(await shared.texts.next((f) => f.type === "error")).toMatchObject({ code: "ACCESS_REVOKED" });
+    expect((await shared.closed).code).toBe(1008);
+    expect(own.ws.readyState).toBe(WebSocket.OPEN);
+    own.ws.close(1000);
+    await bridge.disconnect();
+  });
+
   it("the bearer subprotocol alone is echoed; logout and deactivation close the user's viewers (ACCESS_REVOKED, 1008)", async () => {
     const user = await registerUser("rvl");
     const { bridge, id } = await desktop(user);

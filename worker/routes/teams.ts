@@ -234,11 +234,15 @@ export const teamRoutes = createRouter()
     const { teamId } = c.req.valid("param");
     const db = getDb(c.env);
     await requireTeamRole(db, teamId, auth.userId, "owner");
-    await db.batch([
+    // Its members lose the team with it, and with it maybe their only team in common with the
+    // owner of a desktop they watch through a share link (revokeSockets).
+    const [members] = await db.batch([
+      db.delete(teamMembers).where(eq(teamMembers.teamId, teamId)).returning({ userId: teamMembers.userId }),
       db.delete(teams).where(eq(teams.id, teamId)),
       auditInsert(db, { ...auditActor(c, auth), action: "team.delete", targetType: "team", targetId: teamId }),
     ]);
-    await revokeSockets(c.env, db, { kind: "team", teamId }, "The team was deleted.");
+    const formerMembers = members.map((m) => m.userId);
+    await revokeSockets(c.env, db, { kind: "team", teamId, members: formerMembers }, "The team was deleted.");
     return c.body(null, 204);
   })
   .openapi(listMembers, async (c) => {

@@ -5,7 +5,7 @@
  * those rooms to re-authorize (new role) or close the user's sockets. Without this a removed
  * user's socket would keep its old role for as long as it stays open.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { desktopSessions, type SocketRoomKind, socketRooms, teamMembers } from "../../migrations/schema.ts";
 import type { AccessChange, RoomRole } from "../../durable-objects/room/protocol.ts";
 import type { Db } from "../db/client.ts";
@@ -39,8 +39,8 @@ export type SocketScope =
   | { kind: "session"; userId: string; familyId: string }
   /** the user's rooms of one team; with `role` they stay open under it, else they close (removal) */
   | { kind: "team-member"; userId: string; teamId: string; role?: RoomRole }
-  /** everyone's rooms of a team being deleted */
-  | { kind: "team"; teamId: string };
+  /** everyone's rooms of a team being deleted; `members` are its members before the deletion */
+  | { kind: "team"; teamId: string; members: string[] };
 
 type Row = typeof socketRooms.$inferSelect;
 
@@ -56,7 +56,9 @@ export async function revokeSockets(env: Env, db: Db, scope: SocketScope, reason
   const rows = await db.select().from(socketRooms).where(scopeWhere(scope));
   // Leaving a team ends views of teammates' desktops through share links only if no other team
   // is shared with the desktop's owner; the user's own desktops are not affected.
-  const desktopRows = scope.kind === "team-member" && !scope.role ? await sharedDesktopsToClose(db, scope.userId) : [];
+  // A deleted team does the same for each of its former members.
+  const leavers = scope.kind === "team-member" && !scope.role ? [scope.userId] : scope.kind === "team" ? scope.members : [];
+  const desktopRows = leavers.length > 0 ? await sharedDesktopsToClose(db, leavers) : [];
   const forget: Row[] = [];
   await Promise.all(
     [...rows, ...desktopRows].map(async (row) => {
@@ -91,20 +93,20 @@ function scopeWhere(scope: SocketScope) {
   }
 }
 
-/** Desktop rooms of the user on other people's desktops whose owner shares no team with the user any more. */
-async function sharedDesktopsToClose(db: Db, userId: string): Promise<Row[]> {
+/** Desktop rooms of these users on other people's desktops whose owner shares no team with the viewer any more. */
+async function sharedDesktopsToClose(db: Db, userIds: string[]): Promise<Row[]> {
   const rows = await db
     .select({ row: socketRooms })
     .from(socketRooms)
     .innerJoin(desktopSessions, eq(desktopSessions.id, socketRooms.roomId))
     .where(
       and(
-        eq(socketRooms.userId, userId),
+        inArray(socketRooms.userId, userIds),
         eq(socketRooms.kind, "desktop"),
-        sql`${desktopSessions.userId} <> ${userId}`,
+        sql`${desktopSessions.userId} <> ${socketRooms.userId}`,
         sql`not exists (
           select 1 from ${teamMembers} mine join ${teamMembers} theirs on theirs.team_id = mine.team_id
-          where mine.user_id = ${userId} and theirs.user_id = ${desktopSessions.userId})`,
+          where mine.user_id = ${socketRooms.userId} and theirs.user_id = ${desktopSessions.userId})`,
       ),
     );
   return rows.map((r) => r.row);
@@ -133,7 +135,7 @@ async function changeRoom(env: Env, row: Row, scope: SocketScope, reason: string
       if (role) return 1;
       // Viewer tickets do not carry the login session, so a logout closes all of the user's
       // viewers of that desktop; the site's viewer of another session reconnects with a new ticket.
-      await sessionStub(env, row.roomId).closeUserViewers(row.userId, scope.kind === "team-member", reason);
+      await sessionStub(env, row.roomId).closeUserViewers(row.userId, scope.kind === "team-member" || scope.kind === "team", reason);
       return 0;
     }
   }
