@@ -4,10 +4,10 @@
  * file a database of its own, since the limits it sets are deployment-wide).
  */
 import { env } from "cloudflare:workers";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { call, createTeam, expectError, expectStatus, makeAdmin, openSocket, registerUser, sampleAgent, type TestUser } from "./helpers.ts";
+import { script, standInRequests } from "./anthropic-stand-in.ts";
 
-const anthropicUrl = inject("anthropicUrl");
 const DEPLOYMENT_KEY = env.ANTHROPIC_API_KEY ?? "";
 
 interface Limits {
@@ -27,16 +27,6 @@ const admin = () => {
 async function setLimits(patch: Partial<Limits>): Promise<void> {
   const res = await call("PUT", "/api/v1/admin/meeting-settings", { token: (await admin()).accessToken, body: { ...DEFAULTS, ...patch } });
   await expectStatus(res, 200);
-}
-
-async function script(apiKey: string, items: unknown[]): Promise<void> {
-  const res = await fetch(`${anthropicUrl}/_control/script`, { method: "POST", body: JSON.stringify({ apiKey, items }) });
-  expect(res.status).toBe(200);
-}
-
-async function requestCount(apiKey: string): Promise<number> {
-  const res = await fetch(`${anthropicUrl}/_control/requests?apiKey=${encodeURIComponent(apiKey)}`);
-  return ((await res.json()) as { requests: unknown[] }).requests.length;
 }
 
 async function teamWithAgent(owner: TestUser): Promise<{ teamId: string; agentId: string }> {
@@ -178,7 +168,7 @@ describe("meeting limits", () => {
     try {
       const user = await registerUser("mls");
       const { teamId, agentId } = await teamWithAgent(user);
-      const before = await requestCount(DEPLOYMENT_KEY);
+      const before = (await standInRequests(DEPLOYMENT_KEY)).length;
       // The first turn costs $0.603 (1000 in, 40,000 out at $3 / $15 per million): past the $0.50 a day.
       await script(DEPLOYMENT_KEY, [reply("an expensive answer", { input_tokens: 1000, output_tokens: 40_000 })]);
       const { meeting } = await expectStatus(await createMeeting(user, teamId, meetingBody(agentId, { maxCostUsd: 5 })), 201);
@@ -191,7 +181,7 @@ describe("meeting limits", () => {
       watcher.close();
       const failed = await waitForStatus(user, meeting.id, "failed");
       expect(failed.errorCode).toBe("DAILY_LIMIT_REACHED");
-      expect(await requestCount(DEPLOYMENT_KEY)).toBe(before + 1);
+      expect((await standInRequests(DEPLOYMENT_KEY)).length).toBe(before + 1);
       const { messages } = await expectStatus(
         await call("GET", `/api/v1/meetings/${meeting.id}/transcript`, { token: user.accessToken }),
         200,
@@ -212,7 +202,7 @@ describe("meeting limits", () => {
       expect(await s.next((f) => f.type === "error")).toMatchObject({ code: "DAILY_LIMIT_REACHED" });
       s.close();
       expect((await waitForStatus(user, pending.id, "pending")).status).toBe("pending");
-      expect(await requestCount(DEPLOYMENT_KEY)).toBe(before + 1);
+      expect((await standInRequests(DEPLOYMENT_KEY)).length).toBe(before + 1);
     } finally {
       await setLimits({});
     }
@@ -238,7 +228,7 @@ describe("meeting limits", () => {
       const done = await waitForStatus(owner, meeting.id, "completed");
       expect(done.config.maxCostUsd).toBe(50);
       expect(done.costUsd).toBeGreaterThan(0);
-      expect(await requestCount(apiKey)).toBe(3);
+      expect((await standInRequests(apiKey)).length).toBe(3);
       // Their own key's spend is not the deployment's.
       expect(await allowance(owner)).toMatchObject({ spentUsd: 0 });
     } finally {

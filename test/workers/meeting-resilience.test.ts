@@ -9,13 +9,13 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { sql } from "drizzle-orm";
 import fc from "fast-check";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MEETING_SOCKET_LIMITS } from "../../durable-objects/meeting/protocol.ts";
 import { getDb } from "../../worker/db/client.ts";
 import { call, createTeam, expectStatus, openSocket, registerUser, type TestSocket, type TestUser } from "./helpers.ts";
+import { script, standInRequests, useStandInKey } from "./anthropic-stand-in.ts";
 
 type Frame = Record<string, unknown>;
-const anthropicUrl = inject("anthropicUrl");
 
 async function teamWithAgent(owner: TestUser) {
   const team = await createTeam(owner);
@@ -27,22 +27,6 @@ async function teamWithAgent(owner: TestUser) {
     201,
   );
   return { teamId: team.id, agentId: agent.id as string };
-}
-
-async function useStandInKey(user: TestUser): Promise<string> {
-  const apiKey = `sk-ant-test-${crypto.randomUUID()}`;
-  await expectStatus(await call("PUT", "/api/v1/me/api-keys/anthropic", { token: user.accessToken, body: { apiKey } }), 200);
-  return apiKey;
-}
-
-async function script(apiKey: string, items: unknown[]): Promise<void> {
-  const res = await fetch(`${anthropicUrl}/_control/script`, { method: "POST", body: JSON.stringify({ apiKey, items }) });
-  expect(res.status).toBe(200);
-}
-
-async function standInRequests(apiKey: string): Promise<unknown[]> {
-  const res = await fetch(`${anthropicUrl}/_control/requests?apiKey=${encodeURIComponent(apiKey)}`);
-  return ((await res.json()) as { requests: unknown[] }).requests;
 }
 
 const reply = (text: string, extra: Record<string, unknown> = {}) => ({ text, usage: { input_tokens: 100, output_tokens: 20 }, ...extra });

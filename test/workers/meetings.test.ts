@@ -5,7 +5,6 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
 import { userApiKeys } from "../../migrations/schema.ts";
 import { getDb } from "../../worker/db/client.ts";
@@ -20,9 +19,9 @@ import {
   type TestSocket,
   type TestUser,
 } from "./helpers.ts";
+import { script, standInRequests, useStandInKey } from "./anthropic-stand-in.ts";
 
 type Frame = Record<string, unknown>;
-const anthropicUrl = inject("anthropicUrl");
 
 async function teamWithAgents(owner: TestUser, n = 2) {
   const team = await createTeam(owner);
@@ -44,23 +43,6 @@ async function teamWithAgents(owner: TestUser, n = 2) {
     ids.push(agent.id);
   }
   return { team, agentIds: ids };
-}
-
-/** Stores a fresh stand-in key for the user; its replies are scripted per key. */
-async function useStandInKey(user: TestUser): Promise<string> {
-  const apiKey = `sk-ant-test-${crypto.randomUUID()}`;
-  await expectStatus(await call("PUT", "/api/v1/me/api-keys/anthropic", { token: user.accessToken, body: { apiKey } }), 200);
-  return apiKey;
-}
-
-async function script(apiKey: string, items: unknown[]): Promise<void> {
-  const res = await fetch(`${anthropicUrl}/_control/script`, { method: "POST", body: JSON.stringify({ apiKey, items }) });
-  expect(res.status).toBe(200);
-}
-
-async function standInRequests(apiKey: string): Promise<{ body: { system?: unknown; messages: { role: string; content: unknown }[] } }[]> {
-  const res = await fetch(`${anthropicUrl}/_control/requests?apiKey=${encodeURIComponent(apiKey)}`);
-  return ((await res.json()) as { requests: { body: { messages: { role: string; content: unknown }[] } }[] }).requests;
 }
 
 async function createMeeting(user: TestUser, teamId: string, body: Record<string, unknown>) {
