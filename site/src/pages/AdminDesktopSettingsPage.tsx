@@ -3,6 +3,7 @@ import { createResource, createSignal, Show } from "solid-js";
 import { getDesktopSettings, saveDesktopSettings } from "../api/admin-desktops-api.ts";
 import { ActionFeedback } from "../components/ActionFeedback.tsx";
 import { LoadError } from "../components/LoadError.tsx";
+import { NumberSetting } from "../components/NumberSetting.tsx";
 import { createAction } from "../lib/action.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 
@@ -36,21 +37,33 @@ export function AdminDesktopSettingsPage() {
       <Show when={settings.latest}>
         {(s) => (
           <form class="form" aria-label="Desktop quotas" onSubmit={onSubmit}>
-            <label class="field">
-              <span class="field-label">Max concurrent sessions</span>
-              <input name="maxConcurrentSessions" type="number" min="0" max="100000" step="1" required value={s().maxConcurrentSessions} />
-              <span class="field-hint">Desktops running, starting or waking across the deployment.</span>
-            </label>
-            <label class="field">
-              <span class="field-label">Per-user session limit</span>
-              <input name="perUserSessionLimit" type="number" min="0" max="1000" step="1" required value={s().perUserSessionLimit} />
-              <span class="field-hint">A user's desktops that are not stopped (hibernated ones count).</span>
-            </label>
-            <label class="field">
-              <span class="field-label">Idle timeout (minutes)</span>
-              <input name="idleTimeoutMinutes" type="number" min="0" max="10080" step="1" required value={s().idleTimeoutMinutes} />
-              <span class="field-hint">Hibernate (or stop) a desktop without input this long; 0 never does.</span>
-            </label>
+            <NumberSetting
+              name="maxConcurrentSessions"
+              label="Max concurrent sessions"
+              min={0}
+              max={100000}
+              step={1}
+              value={s().maxConcurrentSessions}
+              hint="Desktops running, starting or waking across the deployment."
+            />
+            <NumberSetting
+              name="perUserSessionLimit"
+              label="Per-user session limit"
+              min={0}
+              max={1000}
+              step={1}
+              value={s().perUserSessionLimit}
+              hint="A user's desktops that are not stopped (hibernated ones count)."
+            />
+            <NumberSetting
+              name="idleTimeoutMinutes"
+              label="Idle timeout (minutes)"
+              min={0}
+              max={10080}
+              step={1}
+              value={s().idleTimeoutMinutes}
+              hint="Hibernate (or stop) a desktop without input this long; 0 never does."
+            />
             <ActionFeedback error={error()} notice={notice()} />
             <div class="form-actions">
               <button type="submit" class="button button-primary" disabled={busy()}>

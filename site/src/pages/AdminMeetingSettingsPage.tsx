@@ -3,6 +3,7 @@ import { createResource, createSignal, Show } from "solid-js";
 import { getMeetingSettings, saveMeetingSettings } from "../api/admin-api.ts";
 import { ActionFeedback } from "../components/ActionFeedback.tsx";
 import { LoadError } from "../components/LoadError.tsx";
+import { NumberSetting } from "../components/NumberSetting.tsx";
 import { createAction } from "../lib/action.ts";
 import { usePageTitle } from "../lib/page-title.ts";
 
@@ -41,42 +42,42 @@ export function AdminMeetingSettingsPage() {
       <Show when={settings.latest}>
         {(s) => (
           <form class="form" aria-label="Meeting limits" onSubmit={onSubmit}>
-            <label class="field">
-              <span class="field-label">Meetings per user per day</span>
-              <input name="meetingsPerUserPerDay" type="number" min="0" max="100000" step="1" required value={s().meetingsPerUserPerDay} />
-              <span class="field-hint">Meetings a user may create (each branch and parallel copy counts), whichever key pays.</span>
-            </label>
-            <label class="field">
-              <span class="field-label">Spend per user per day (USD)</span>
-              <input name="dailySpendUsdPerUser" type="number" min="0" max="100000" step="0.01" required value={s().dailySpendUsdPerUser} />
-              <span class="field-hint">On the deployment's key; a running meeting stops at the turn that could pass it.</span>
-            </label>
-            <label class="field">
-              <span class="field-label">Default meeting budget (USD)</span>
-              <input
-                name="defaultMeetingBudgetUsd"
-                type="number"
-                min="0.01"
-                max="100000"
-                step="0.01"
-                required
-                value={s().defaultMeetingBudgetUsd}
-              />
-              <span class="field-hint">For a meeting on the deployment's key that sets no budget.</span>
-            </label>
-            <label class="field">
-              <span class="field-label">Maximum meeting budget (USD)</span>
-              <input
-                name="maxMeetingBudgetUsd"
-                type="number"
-                min="0.01"
-                max="100000"
-                step="0.01"
-                required
-                value={s().maxMeetingBudgetUsd}
-              />
-              <span class="field-hint">The largest budget a meeting on the deployment's key may have.</span>
-            </label>
+            <NumberSetting
+              name="meetingsPerUserPerDay"
+              label="Meetings per user per day"
+              min={0}
+              max={100000}
+              step={1}
+              value={s().meetingsPerUserPerDay}
+              hint="Meetings a user may create (each branch and parallel copy counts), whichever key pays."
+            />
+            <NumberSetting
+              name="dailySpendUsdPerUser"
+              label="Spend per user per day (USD)"
+              min={0}
+              max={100000}
+              step={0.01}
+              value={s().dailySpendUsdPerUser}
+              hint="On the deployment's key; a running meeting stops at the turn that could pass it."
+            />
+            <NumberSetting
+              name="defaultMeetingBudgetUsd"
+              label="Default meeting budget (USD)"
+              min={0.01}
+              max={100000}
+              step={0.01}
+              value={s().defaultMeetingBudgetUsd}
+              hint="For a meeting on the deployment's key that sets no budget."
+            />
+            <NumberSetting
+              name="maxMeetingBudgetUsd"
+              label="Maximum meeting budget (USD)"
+              min={0.01}
+              max={100000}
+              step={0.01}
+              value={s().maxMeetingBudgetUsd}
+              hint="The largest budget a meeting on the deployment's key may have."
+            />
             <ActionFeedback error={error()} notice={notice()} />
             <div class="form-actions">
               <button type="submit" class="button button-primary" disabled={busy()}>
