@@ -5,24 +5,42 @@
  * is recorded (services/socket-access.ts) so a later loss of access reaches the socket.
  */
 import { eq } from "drizzle-orm";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { meetings, users } from "../../migrations/schema.ts";
-import { IDENTITY_HEADER, type RoomIdentity } from "../../durable-objects/room/protocol.ts";
+import { meetings, type SocketRoomKind, users } from "../../migrations/schema.ts";
+import { IDENTITY_HEADER, type RoomIdentity, type RoomRole } from "../../durable-objects/room/protocol.ts";
 import { getDb } from "../db/client.ts";
 import { ApiError } from "../lib/errors.ts";
-import type { AppEnv } from "../lib/router.ts";
+import type { AppEnv, AuthContext } from "../lib/router.ts";
 import { requireUser, withSelectedSubprotocol } from "../middleware/auth.ts";
 import { recordSocketRoom } from "../services/socket-access.ts";
 import { requireTeamRole } from "../services/team-access.ts";
 
 const UuidSchema = z.uuid();
 
-/** Forwards an authenticated upgrade to a room stub. */
-export async function forwardToRoom(request: Request, stub: DurableObjectStub, identity: RoomIdentity): Promise<Response> {
+/**
+ * Hands an authenticated, authorized upgrade to a room: records it first (so a revocation racing
+ * the upgrade finds it), then forwards it with the caller's identity and role.
+ */
+async function joinRoom(
+  c: Context<AppEnv>,
+  auth: AuthContext,
+  stub: DurableObjectStub,
+  room: { kind: SocketRoomKind; roomId: string; teamId: string },
+  role: RoomRole,
+): Promise<Response> {
+  const request = c.req.raw;
   if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError("BAD_REQUEST", "This endpoint takes a WebSocket upgrade.");
   }
+  await recordSocketRoom(getDb(c.env), auth, room);
+  const identity: RoomIdentity = {
+    userId: auth.userId,
+    name: auth.name,
+    displayName: await displayName(c.env, auth.userId, auth.name),
+    role,
+    familyId: auth.familyId,
+  };
   const headers = new Headers(request.headers);
   headers.set(IDENTITY_HEADER, JSON.stringify(identity));
   return withSelectedSubprotocol(request, await stub.fetch(new Request(request.url, { headers, method: "GET" })));
@@ -46,14 +64,7 @@ export const roomRoutes = new Hono<AppEnv>()
       throw e;
     });
     const stub = c.env.MEETING_ROOM.get(c.env.MEETING_ROOM.idFromName(id.data));
-    await recordSocketRoom(db, auth, { kind: "meeting", roomId: id.data, teamId: meeting.teamId });
-    return forwardToRoom(c.req.raw, stub, {
-      userId: auth.userId,
-      name: auth.name,
-      displayName: await displayName(c.env, auth.userId, auth.name),
-      role,
-      familyId: auth.familyId,
-    });
+    return joinRoom(c, auth, stub, { kind: "meeting", roomId: id.data, teamId: meeting.teamId }, role);
   })
   .get("/teams/:teamId/ws", async (c) => {
     const auth = requireUser(c);
@@ -62,12 +73,5 @@ export const roomRoutes = new Hono<AppEnv>()
     const db = getDb(c.env);
     const role = await requireTeamRole(db, teamId.data, auth.userId, "viewer");
     const stub = c.env.TEAM_ROOM.get(c.env.TEAM_ROOM.idFromName(teamId.data));
-    await recordSocketRoom(db, auth, { kind: "team", roomId: teamId.data, teamId: teamId.data });
-    return forwardToRoom(c.req.raw, stub, {
-      userId: auth.userId,
-      name: auth.name,
-      displayName: await displayName(c.env, auth.userId, auth.name),
-      role,
-      familyId: auth.familyId,
-    });
+    return joinRoom(c, auth, stub, { kind: "team", roomId: teamId.data, teamId: teamId.data }, role);
   });
